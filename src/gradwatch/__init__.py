@@ -5,8 +5,10 @@ checked against finite differences and PyTorch), a gradient monitor that
 diagnoses where gradients vanish or explode, and studies on real data.
 """
 
-from . import init, nn
+from . import init, nn, optim, theory
+from .clip import clip_grad_norm, clip_grad_value
 from .gradcheck import GradcheckResult, gradcheck, numerical_gradient
+from .monitor import GradientMonitor, NonFiniteGradientError
 
 __version__ = "0.1.0"
 
@@ -17,4 +19,10 @@ __all__ = [
     "init",
     "nn",
     "numerical_gradient",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "optim",
+    "GradientMonitor",
+    "NonFiniteGradientError",
+    "theory",
 ]

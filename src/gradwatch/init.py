@@ -135,7 +135,9 @@ def normal(
     return _finish(as_rng(rng).normal(mean, std, size=_shape(shape)), dtype)
 
 
-def uniform(shape: Shape, bound: float = 1.0, *, dtype=np.float32, rng=None) -> np.ndarray:
+def uniform(
+    shape: Shape, bound: float = 1.0, *, dtype=np.float32, rng=None
+) -> np.ndarray:
     """Uniform weights on [-bound, bound]."""
     if not bound >= 0:
         raise ValueError(f"bound must be non-negative, got {bound}")

@@ -12,8 +12,13 @@ from .activations import (
     Tanh,
     get_activation,
 )
+from .convert import from_torch
 from .linear import Linear
+from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from .module import Module, Parameter, Sequential, check_no_shared_layers
+from .normalization import BatchNorm
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, Recurrent, RNNCell
+from .residual import Residual
 
 __all__ = [
     "ELU",
@@ -31,4 +36,18 @@ __all__ = [
     "Tanh",
     "check_no_shared_layers",
     "get_activation",
+    "BatchNorm",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "Loss",
+    "MSELoss",
+    "Residual",
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNCell",
+    "Recurrent",
+    "from_torch",
 ]

@@ -77,7 +77,7 @@ class Activation(Module):
         raise NotImplementedError
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        return grad_out * self.derivative()
+        return np.asarray(grad_out, dtype=self.dtype) * self.derivative()
 
 
 class Identity(Activation):
@@ -92,7 +92,7 @@ class Identity(Activation):
 
     def backward(self, grad_out):
         self._require_forward()
-        return grad_out
+        return np.asarray(grad_out, dtype=self.dtype)
 
 
 class Sigmoid(Activation):
@@ -250,8 +250,10 @@ class Softsign(Activation):
 
     def derivative(self):
         x = self._require_forward()
-        d = 1.0 + np.abs(x)
-        return 1.0 / (d * d)
+        # Squaring the reciprocal (rather than taking the reciprocal of the
+        # square) cannot overflow for huge |x|.
+        r = 1.0 / (1.0 + np.abs(x))
+        return r * r
 
 
 _BY_NAME = {

@@ -56,8 +56,10 @@ class Linear(Module):
         self.out_features = positive_int(out_features, "out_features")
         self.dtype = as_dtype(dtype)
         initializer = initializers.get(init)
-        self.init_name = init if isinstance(init, str) else getattr(
-            init, "__name__", type(init).__name__
+        self.init_name = (
+            init
+            if isinstance(init, str)
+            else getattr(init, "__name__", type(init).__name__)
         )
         weight = initializer(
             (self.in_features, self.out_features), dtype=self.dtype, rng=as_rng(rng)
@@ -67,7 +69,9 @@ class Linear(Module):
                 f"initialiser {self.init_name!r} returned shape {weight.shape}, "
                 f"expected {(self.in_features, self.out_features)}"
             )
-        self.weight = Parameter(np.ascontiguousarray(weight, dtype=self.dtype), "weight")
+        self.weight = Parameter(
+            np.ascontiguousarray(weight, dtype=self.dtype), "weight"
+        )
         self.bias = (
             Parameter(np.zeros(self.out_features, dtype=self.dtype), "bias")
             if bias

@@ -57,7 +57,10 @@ class Parameter:
         return self.value.shape
 
     def __repr__(self) -> str:
-        return f"Parameter(name={self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
+        return (
+            f"Parameter(name={self.name!r}, shape={self.value.shape}, "
+            f"dtype={self.value.dtype})"
+        )
 
 
 class _HookHandle:
@@ -138,8 +141,10 @@ class Module:
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
-            elif isinstance(value, list | tuple) and value and all(
-                isinstance(v, Module) for v in value
+            elif (
+                isinstance(value, list | tuple)
+                and value
+                and all(isinstance(v, Module) for v in value)
             ):
                 for i, child in enumerate(value):
                     yield f"{i}" if name == "layers" else f"{name}.{i}", child

@@ -1,0 +1,151 @@
+"""Time one training step of an LSTM and of a GRU in gradwatch and in PyTorch.
+
+One step is: zero the gradients, forward pass over the whole sequence,
+backward pass (full BPTT) from a fixed random upstream gradient on every
+step's output, SGD update. The gradwatch layers are built from the PyTorch
+ones with ``gradwatch.nn.from_torch``, so both compute the same function
+from the same weights (the GRU is PyTorch's formulation,
+``reset_after=True``). The libraries are timed in alternation, so that a
+change in the machine's load hits both alike, and the median is reported.
+
+Run ``python benchmarks/bench_rnn.py --help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+import gradwatch
+from gradwatch import nn
+
+
+def blas_threads() -> tuple[int, str]:
+    """NumPy's BLAS thread count and where it was read from."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        threads = int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))
+        return threads, "OPENBLAS_NUM_THREADS or os.cpu_count()"
+    for pool in threadpool_info():
+        if pool["user_api"] == "blas":
+            return int(pool["num_threads"]), f"threadpoolctl ({pool['internal_api']})"
+    return os.cpu_count() or 1, "os.cpu_count()"
+
+
+def time_pair(name, torch_module, x, grad_y, args, torch):
+    """Median seconds per training step of (gradwatch, torch) for one layer type."""
+    layer = nn.from_torch(torch_module)
+    optimizer = gradwatch.optim.SGD(layer.parameters(), lr=args.lr)
+    torch_optimizer = torch.optim.SGD(torch_module.parameters(), lr=args.lr)
+    tx, tgrad = torch.from_numpy(x), torch.from_numpy(grad_y)
+
+    def gradwatch_step():
+        optimizer.zero_grad()
+        layer(x)
+        layer.backward(grad_y)
+        optimizer.step()
+
+    def torch_step():
+        torch_optimizer.zero_grad()
+        y, _ = torch_module(tx)
+        y.backward(tgrad)
+        torch_optimizer.step()
+
+    for _ in range(args.warmup):
+        gradwatch_step()
+        torch_step()
+
+    times: dict[str, list[float]] = {"gradwatch": [], "torch": []}
+    for _ in range(args.repeats):
+        for library, step in (("gradwatch", gradwatch_step), ("torch", torch_step)):
+            # Let the other library's idle worker threads stop spinning, then
+            # run one untimed step to warm the caches before the timed one.
+            time.sleep(args.pause)
+            step()
+            start = time.perf_counter()
+            step()
+            times[library].append(time.perf_counter() - start)
+    return {library: statistics.median(t) for library, t in times.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Time one training step (forward, full BPTT from an upstream gradient "
+            "on all outputs, SGD update) of an LSTM and a GRU in gradwatch and "
+            "PyTorch, interleaved, float32."
+        )
+    )
+    parser.add_argument("--repeats", type=int, default=20, help="timed steps each")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps each")
+    parser.add_argument("--batch", type=int, default=64, help="sequences per batch")
+    parser.add_argument("--time", type=int, default=64, help="steps per sequence")
+    parser.add_argument("--features", type=int, default=32, help="input features")
+    parser.add_argument("--hidden", type=int, default=128, help="hidden units")
+    parser.add_argument("--lr", type=float, default=1e-3, help="SGD learning rate")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--layers",
+        default="lstm,gru",
+        help="comma-separated layer types to time, from lstm and gru",
+    )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.1,
+        help="seconds to sleep before each (untimed, timed) pair of steps",
+    )
+    args = parser.parse_args(argv)
+    sizes = (args.repeats, args.batch, args.time, args.features, args.hidden)
+    if min(sizes) < 1 or args.warmup < 0:
+        parser.error("--repeats, --batch, --time, --features and --hidden must be >= 1")
+    kinds = [k.strip().lower() for k in args.layers.split(",") if k.strip()]
+    if not kinds or not set(kinds) <= {"lstm", "gru"}:
+        parser.error(f"--layers takes lstm and/or gru, got {args.layers!r}")
+
+    import torch
+
+    threads, source = blas_threads()
+    torch.set_num_threads(threads)
+    torch.manual_seed(args.seed)
+
+    rng = np.random.default_rng(args.seed)
+    x = rng.standard_normal((args.batch, args.time, args.features)).astype(np.float32)
+    grad_y = rng.standard_normal((args.batch, args.time, args.hidden))
+    grad_y = grad_y.astype(np.float32)
+
+    print(
+        f"recurrent training step: batch {args.batch}, {args.time} steps, "
+        f"{args.features} input features, {args.hidden} hidden units, float32, "
+        "upstream gradient on every output, SGD"
+    )
+    print(
+        f"machine: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} logical CPUs; python {platform.python_version()}, "
+        f"numpy {np.__version__}, torch {torch.__version__}"
+    )
+    print(
+        f"threads: numpy BLAS {threads} (from {source}), "
+        f"torch.set_num_threads({torch.get_num_threads()})"
+    )
+    print(f"repeats: {args.repeats} interleaved after {args.warmup} warm-up steps each")
+    for kind in kinds:
+        cls = torch.nn.LSTM if kind == "lstm" else torch.nn.GRU
+        module = cls(args.features, args.hidden, batch_first=True)
+        medians = time_pair(kind, module, x, grad_y, args, torch)
+        ratio = medians["gradwatch"] / medians["torch"]
+        print(
+            f"{kind.upper():>4}: gradwatch {medians['gradwatch'] * 1e3:7.2f} ms, "
+            f"torch {medians['torch'] * 1e3:7.2f} ms, ratio gradwatch / torch "
+            f"{ratio:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""Tests of the gradwatch command line: help, bad input, exit codes, interrupts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gradwatch import cli
+
+
+def run(argv, capsys):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def write_prices(path, n=400, descending=False, seed=0):
+    rng = np.random.default_rng(seed)
+    prices = 20.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, n)))
+    dates = np.datetime64("2015-01-01") + np.arange(n).astype("timedelta64[D]")
+    rows = [f"{d},{p:.4f}" for d, p in zip(dates, prices, strict=True)]
+    if descending:
+        rows.reverse()
+    path.write_text("Date,Close\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def forecast_args(csv, tmp_path, *extra):
+    return [
+        "forecast",
+        "--csv",
+        str(csv),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize(
+    "command", ["study", "forecast", "depth", "recurrent", "check"]
+)
+def test_every_command_has_help_with_examples(command, capsys):
+    code, out, _ = run([command, "--help"], capsys)
+    assert code == 0
+    assert "examples:" in out and f"gradwatch {command}" in out
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    code, out, _ = run([], capsys)
+    assert code == 2 and "study" in out
+
+
+def test_an_unknown_option_is_a_usage_error(capsys):
+    code, _, err = run(["study", "--bogus"], capsys)
+    assert code == 2 and "--bogus" in err
+
+
+def test_a_non_positive_lookback_is_a_usage_error(capsys):
+    code, _, err = run(["forecast", "--lookback", "0"], capsys)
+    assert code == 2 and "lookback" in err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_missing_csv_file(tmp_path, capsys):
+    code, _, err = run(forecast_args(tmp_path / "nope.csv", tmp_path), capsys)
+    assert_one_line_error(code, err, "nope.csv", "no such file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_csv_file(tmp_path, capsys):
+    path = write_prices(tmp_path / "p.csv")
+    path.chmod(0)
+    try:
+        readable = path.open("rb")
+    except PermissionError:
+        readable = None
+    if readable is not None:
+        readable.close()
+        path.chmod(0o644)
+        pytest.skip("running as a user who can read any file")
+    code, _, err = run(forecast_args(path, tmp_path), capsys)
+    path.chmod(0o644)
+    assert_one_line_error(code, err, "cannot read")
+
+
+def test_binary_file_is_not_a_csv(tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    path.write_bytes(bytes(range(256)) * 4)
+    code, _, err = run(forecast_args(path, tmp_path), capsys)
+    assert_one_line_error(code, err, "not a CSV")
+
+
+def test_garbage_text_is_not_a_csv_of_prices(tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    path.write_text("lorem ipsum dolor\nsit amet\n")
+    code, _, err = run(forecast_args(path, tmp_path), capsys)
+    assert_one_line_error(code, err, "does not look like a CSV")
+
+
+def test_missing_column_lists_the_columns(tmp_path, capsys):
+    path = write_prices(tmp_path / "p.csv")
+    code, _, err = run(
+        forecast_args(path, tmp_path, "--value-column", "Adj Close"), capsys
+    )
+    assert_one_line_error(code, err, "no column 'Adj Close'", "'Date'", "'Close'")
+
+
+def test_non_numeric_values_name_the_lines(tmp_path, capsys):
+    path = write_prices(tmp_path / "p.csv")
+    lines = path.read_text().splitlines()
+    lines[5] = lines[5].split(",")[0] + ",12,5"
+    lines[5] = lines[5].replace(",12,5", ',"12,5"')
+    lines[9] = lines[9].split(",")[0] + ",n.a.x"
+    path.write_text("\n".join(lines) + "\n")
+    code, _, err = run(forecast_args(path, tmp_path), capsys)
+    assert_one_line_error(code, err, "non-numeric", "line 6", "line 10")
+
+
+def test_missing_values_are_counted_with_the_fill_hint(tmp_path, capsys):
+    path = write_prices(tmp_path / "p.csv")
+    lines = path.read_text().splitlines()
+    for i in (3, 4, 7):
+        lines[i] = lines[i].split(",")[0] + ","
+    path.write_text("\n".join(lines) + "\n")
+    code, _, err = run(forecast_args(path, tmp_path), capsys)
+    assert_one_line_error(
+        code, err, "3 missing value(s)", "--fill ffill", "--fill drop"
+    )
+
+
+def test_unparseable_dates_name_the_lines(tmp_path, capsys):
+    path = write_prices(tmp_path / "p.csv")
+    lines = path.read_text().splitlines()
+    lines[4] = "not-a-date," + lines[4].split(",")[1]
+    path.write_text("\n".join(lines) + "\n")
+    code, _, err = run(forecast_args(path, tmp_path), capsys)
+    assert_one_line_error(code, err, "could not be parsed", "line 5")
+
+
+def test_duplicate_dates(tmp_path, capsys):
+    path = write_prices(tmp_path / "p.csv")
+    lines = path.read_text().splitlines()
+    lines[8] = lines[7].split(",")[0] + "," + lines[8].split(",")[1]
+    path.write_text("\n".join(lines) + "\n")
+    code, _, err = run(forecast_args(path, tmp_path), capsys)
+    assert_one_line_error(code, err, "duplicate date", "lines 8 and 9")
+
+
+def test_too_short_a_series_gives_the_minimum_length(tmp_path, capsys):
+    path = write_prices(tmp_path / "p.csv", n=60)
+    code, _, err = run(forecast_args(path, tmp_path, "--lookback", "20"), capsys)
+    assert_one_line_error(code, err, "has 60 values", "at least 1", "--lookback")
+
+
+def test_non_positive_prices_with_log_returns(tmp_path, capsys):
+    path = write_prices(tmp_path / "p.csv")
+    lines = path.read_text().splitlines()
+    lines[20] = lines[20].split(",")[0] + ",0"
+    path.write_text("\n".join(lines) + "\n")
+    code, _, err = run(forecast_args(path, tmp_path), capsys)
+    assert_one_line_error(code, err, "zero or negative", "--target price")
+
+
+def test_constant_series(tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    dates = np.datetime64("2015-01-01") + np.arange(300).astype("timedelta64[D]")
+    path.write_text("Date,Close\n" + "\n".join(f"{d},5" for d in dates) + "\n")
+    code, _, err = run(forecast_args(path, tmp_path), capsys)
+    assert_one_line_error(code, err, "constant")
+
+
+def test_an_existing_report_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("keep me")
+    code, _, err = run(["depth", "--out", str(out), "--quiet"], capsys)
+    assert_one_line_error(code, err, "already holds a report", "--force", "--out")
+    assert (out / "report.html").read_text() == "keep me"
+
+
+def test_an_internal_failure_exits_1_with_one_line_and_no_traceback(
+    tmp_path, capsys, monkeypatch
+):
+    import gradwatch.studies
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(gradwatch.studies, "run_studies", broken)
+    code, _, err = run(["depth", "--out", str(tmp_path), "--quiet"], capsys)
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1
+    assert "RuntimeError" in err and "please report" in err
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_exits_130_and_says_where_partial_results_are(
+    tmp_path, capsys, monkeypatch
+):
+    import gradwatch.studies
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gradwatch.studies, "run_studies", interrupted)
+    code, _, err = run(["depth", "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 130
+    assert err.strip() == f"gradwatch: interrupted; partial results in {tmp_path / 'o'}"
+
+
+def test_check_prints_a_table_of_every_layer_and_exits_0(capsys):
+    code, out, _ = run(["check"], capsys)
+    assert code == 0
+    for layer in ("Linear", "Tanh", "BatchNorm (train)", "Residual", "LSTM", "GRU"):
+        assert layer in out
+    assert "FAILED" not in out
+
+
+def test_a_bad_csv_in_a_subprocess_gives_one_line_and_exit_2(tmp_path):
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gradwatch",
+            "forecast",
+            "--csv",
+            str(tmp_path / "missing.csv"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 2
+    assert process.stderr.count("\n") == 1
+    assert "no such file" in process.stderr and "Traceback" not in process.stderr

@@ -1,0 +1,204 @@
+"""End-to-end tests of the studies: a quick run, reproducibility, interrupts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from gradwatch import cli
+from gradwatch.data import DataError
+from gradwatch.monitor import GradientMonitor
+from gradwatch.report import OutputExistsError, load_schema
+from gradwatch.studies import (
+    DepthConfig,
+    ForecastConfig,
+    RecurrentConfig,
+    StudyConfig,
+    run_studies,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """``gradwatch study --quick`` once, shared by the tests below."""
+    out = tmp_path_factory.mktemp("quick") / "report"
+    code = cli.main(["study", "--quick", "--quiet", "--out", str(out), "--seed", "0"])
+    return code, out
+
+
+def tiny_config(**forecast):
+    return StudyConfig(
+        forecast=ForecastConfig(
+            epochs=1,
+            depth=4,
+            width=8,
+            hidden=4,
+            every=10,
+            models=("tanh_mlp", "lstm"),
+            **forecast,
+        ),
+        depth=DepthConfig(
+            depths=(3,),
+            configurations=("tanh / small", "relu / he"),
+            n_samples=200,
+            epochs=1,
+            width=8,
+        ),
+        recurrent=RecurrentConfig(
+            lengths=(6,),
+            cells=("RNN", "GRU"),
+            hidden=4,
+            n_train=128,
+            n_test=32,
+            epochs=1,
+            unclipped=False,
+        ),
+    )
+
+
+def test_quick_study_writes_a_valid_complete_report(quick_run):
+    code, out = quick_run
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    jsonschema.validate(metrics, load_schema())
+    assert metrics["status"] == "complete"
+    assert set(metrics["studies"]) == {"forecast", "depth", "recurrent"}
+    assert metrics["config"]["seed"] == 0 and metrics["config"]["quick"] is True
+    assert {"python", "numpy", "gradwatch"} <= set(metrics["versions"])
+
+
+def test_quick_study_figures_are_pngs_embedded_in_a_self_contained_report(quick_run):
+    _, out = quick_run
+    figures = sorted((out / "figures").glob("*.png"))
+    assert len(figures) >= 8
+    for figure in figures:
+        assert figure.read_bytes()[:8] == PNG_SIGNATURE, figure.name
+    html = (out / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == len(figures)
+    assert "http://" not in html and "https://" not in html
+    assert "<link" not in html and "<script" not in html
+
+
+def test_quick_study_saves_every_monitor_readably(quick_run):
+    _, out = quick_run
+    saved = sorted((out / "monitors").glob("*.npz"))
+    assert any(p.name == "forecast_tanh_mlp.npz" for p in saved)
+    assert any(p.name.startswith("recurrent_rnn") for p in saved)
+    monitor = GradientMonitor.load(out / "monitors" / "forecast_tanh_mlp.npz")
+    assert monitor.history("activation_rms").shape[1] == len(monitor.layer_names)
+
+
+def test_deep_tanh_mlp_vanishes_and_the_remedied_mlp_is_healthy(quick_run):
+    _, out = quick_run
+    models = json.loads((out / "metrics.json").read_text())["studies"]["forecast"][
+        "models"
+    ]
+    tanh = models["tanh_mlp"]
+    assert tanh["verdict_init"] == "vanishing" and tanh["verdict"] == "vanishing"
+    assert tanh["gradient_ratio_init"] < 1e-3
+    remedied = models["remedied_mlp"]
+    assert remedied["verdict_init"] == "healthy" and remedied["verdict"] == "healthy"
+    assert remedied["gradient_ratio_init"] > 1e-2
+
+
+def test_every_forecast_model_is_compared_with_persistence(quick_run):
+    _, out = quick_run
+    forecast = json.loads((out / "metrics.json").read_text())["studies"]["forecast"]
+    persistence = forecast["baselines"]["persistence"]
+    assert persistence["mse"] > 0 and persistence["directional_accuracy"] is None
+    for model in forecast["models"].values():
+        assert model["mse_vs_persistence"] == pytest.approx(
+            model["test"]["mse"] / persistence["mse"]
+        )
+    html = (out / "report.html").read_text()
+    assert "persistence" in html and "hard to beat" in html
+
+
+def test_an_existing_report_is_refused_and_kept(quick_run):
+    _, out = quick_run
+    before = (out / "report.html").read_bytes()
+    assert cli.main(["study", "--quick", "--quiet", "--out", str(out)]) == 2
+    assert (out / "report.html").read_bytes() == before
+    with pytest.raises(OutputExistsError):
+        run_studies(["depth"], out, config=tiny_config())
+
+
+def test_the_same_seed_gives_identical_metrics(tmp_path):
+    first = run_studies(
+        ["forecast", "depth", "recurrent"], tmp_path / "a", seed=5, config=tiny_config()
+    )
+    second = run_studies(
+        ["forecast", "depth", "recurrent"], tmp_path / "b", seed=5, config=tiny_config()
+    )
+    other = run_studies(["depth"], tmp_path / "c", seed=6, config=tiny_config())
+    a = json.loads(first.metrics_path.read_text())
+    b = json.loads(second.metrics_path.read_text())
+    c = json.loads(other.metrics_path.read_text())
+    assert a["studies"] == b["studies"]
+    assert a["studies"]["depth"] != c["studies"]["depth"]
+
+
+def test_an_interrupt_keeps_the_finished_studies_readable(tmp_path):
+    def interrupt_in_depth(label, done, total):
+        if "depth" in label:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_studies(
+            ["recurrent", "depth"],
+            out,
+            config=tiny_config(),
+            progress=interrupt_in_depth,
+        )
+    metrics = json.loads((out / "metrics.json").read_text())
+    jsonschema.validate(metrics, load_schema())
+    assert metrics["status"] == "interrupted"
+    assert list(metrics["studies"]) == ["recurrent"]
+    assert "partial" in (out / "report.html").read_text()
+    assert list((out / "figures").glob("recurrent_*.png"))
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_ctrl_c_through_the_cli_exits_130_with_partial_results(
+    tmp_path, capsys, monkeypatch
+):
+    import gradwatch.studies.study as study
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study, "run_recurrent", interrupted)
+    out = tmp_path / "out"
+    code = cli.main(["recurrent", "--quick", "--quiet", "--out", str(out)])
+    assert code == 130
+    assert f"interrupted; partial results in {out}" in capsys.readouterr().err
+    assert json.loads((out / "metrics.json").read_text())["status"] == "interrupted"
+
+
+def test_bad_data_is_refused_before_anything_is_written(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match="no such file"):
+        run_studies(["forecast"], out, config=tiny_config(csv=str(tmp_path / "x.csv")))
+    assert not out.exists()
+
+
+def test_descending_csv_dates_are_used_in_ascending_order(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    prices = 30.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, 300)))
+    dates = np.datetime64("2016-01-01") + np.arange(300).astype("timedelta64[D]")
+    rows = [f"{d},{p:.4f}" for d, p in zip(dates, prices, strict=True)][::-1]
+    csv = tmp_path / "desc.csv"
+    csv.write_text("Date,Close\n" + "\n".join(rows) + "\n")
+    run = run_studies(["forecast"], tmp_path / "out", config=tiny_config(csv=str(csv)))
+    data = json.loads(Path(run.metrics_path).read_text())["studies"]["forecast"]["data"]
+    assert data["first_date"] == "2016-01-01"
+    assert data["last_date"] == str(dates[-1])
+    assert data["test_last_target_date"] == str(dates[-1])

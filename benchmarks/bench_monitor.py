@@ -6,9 +6,16 @@ without the monitor are timed in interleaved blocks (so drifts in machine
 load hit both alike) and the overhead is the ratio of the median block
 times, minus one.
 
+Two clocks: ``--clock wall`` (elapsed time; what a user waits for, but on a
+shared machine other processes' load swamps a few-percent difference) and
+``--clock cpu`` (``time.process_time``: CPU seconds of this process, all its
+threads, which other processes' load barely moves). Run with
+``OPENBLAS_NUM_THREADS=1`` for the steadiest CPU-time figures.
+
 Usage::
 
     python benchmarks/bench_monitor.py            # default settings
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_monitor.py --clock cpu
     python benchmarks/bench_monitor.py --help
 """
 
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -37,15 +45,29 @@ def build(depth: int, width: int, seed: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def time_steps(model, optimizer, loss, x, y, steps: int) -> float:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def time_steps(model, optimizer, loss, x, y, steps: int, clock=time.perf_counter):
     """Seconds per training step, averaged over ``steps`` steps."""
-    start = time.perf_counter()
+    start = clock()
     for _ in range(steps):
         optimizer.zero_grad()
         loss.forward(model(x), y)
         model.backward(loss.backward())
         optimizer.step()
-    return (time.perf_counter() - start) / steps
+    return (clock() - start) / steps
+
+
+def blas_threads() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return os.environ.get(
+            "OPENBLAS_NUM_THREADS", f"default ({os.cpu_count()} cores)"
+        )
+    counts = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    return ", ".join(str(c) for c in counts) or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=256, help="layer width (256)")
     parser.add_argument("--batch", type=int, default=128, help="batch size (128)")
     parser.add_argument("--steps", type=int, default=20, help="steps per block (20)")
-    parser.add_argument("--repeats", type=int, default=15, help="blocks per setting (15)")
+    parser.add_argument(
+        "--repeats", type=int, default=15, help="blocks per setting (15)"
+    )
     parser.add_argument(
         "--every", type=int, default=1, help="record every n-th backward call (1)"
     )
@@ -63,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also record update-to-weight ratios (the optimiser then copies "
         "every parameter each step)",
+    )
+    parser.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="wall", help="wall or cpu (wall)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args(argv)
@@ -84,19 +111,24 @@ def main(argv: list[str] | None = None) -> int:
     # Warm up both (BLAS threads, caches, the monitor's first allocations).
     time_steps(plain, plain_opt, loss_a, x, y, 5)
     time_steps(watched, watched_opt, loss_b, x, y, 5)
+    clock = CLOCKS[args.clock]
     without, with_monitor = [], []
     for _ in range(args.repeats):
-        without.append(time_steps(plain, plain_opt, loss_a, x, y, args.steps))
-        with_monitor.append(time_steps(watched, watched_opt, loss_b, x, y, args.steps))
+        without.append(time_steps(plain, plain_opt, loss_a, x, y, args.steps, clock))
+        with_monitor.append(
+            time_steps(watched, watched_opt, loss_b, x, y, args.steps, clock)
+        )
     monitor.detach()
 
     base, monitored = statistics.median(without), statistics.median(with_monitor)
-    paired = sorted(w / b for w, b in zip(with_monitor, without))
+    paired = sorted(w / b for w, b in zip(with_monitor, without, strict=True))
     result = {
         "model": f"{args.depth} x Linear({args.width}) + tanh, batch {args.batch}, "
         "float32, SGD",
         "every": args.every,
         "with_optimizer": args.with_optimizer,
+        "clock": args.clock,
+        "blas_threads": blas_threads(),
         "step_ms_without": 1e3 * base,
         "step_ms_with": 1e3 * monitored,
         "overhead": monitored / base - 1.0,
@@ -106,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"model: {result['model']}")
+        print(f"model: {result['model']}; BLAS threads {result['blas_threads']}")
         print(
-            f"step without monitor {result['step_ms_without']:.2f} ms, with monitor "
+            f"{args.clock} time per step without monitor "
+            f"{result['step_ms_without']:.2f} ms, with monitor "
             f"(every={args.every}, optimizer={args.with_optimizer}) "
             f"{result['step_ms_with']:.2f} ms"
         )

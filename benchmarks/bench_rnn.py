@@ -18,6 +18,7 @@ import os
 import platform
 import statistics
 import time
+import warnings
 
 import numpy as np
 
@@ -38,8 +39,8 @@ def blas_threads() -> tuple[int, str]:
     return os.cpu_count() or 1, "os.cpu_count()"
 
 
-def time_pair(name, torch_module, x, grad_y, args, torch):
-    """Median seconds per training step of (gradwatch, torch) for one layer type."""
+def time_pair(torch_module, x, grad_y, args, torch):
+    """(median, fastest) seconds per training step of gradwatch and of torch."""
     layer = nn.from_torch(torch_module)
     optimizer = gradwatch.optim.SGD(layer.parameters(), lr=args.lr)
     torch_optimizer = torch.optim.SGD(torch_module.parameters(), lr=args.lr)
@@ -53,8 +54,9 @@ def time_pair(name, torch_module, x, grad_y, args, torch):
 
     def torch_step():
         torch_optimizer.zero_grad()
-        y, _ = torch_module(tx)
-        y.backward(tgrad)
+        with torch.backends.mkldnn.flags(enabled=not args.no_onednn):
+            y, _ = torch_module(tx)
+            y.backward(tgrad)
         torch_optimizer.step()
 
     for _ in range(args.warmup):
@@ -71,7 +73,52 @@ def time_pair(name, torch_module, x, grad_y, args, torch):
             start = time.perf_counter()
             step()
             times[library].append(time.perf_counter() - start)
-    return {library: statistics.median(t) for library, t in times.items()}
+    return {library: (statistics.median(t), min(t)) for library, t in times.items()}
+
+
+def breakdown(torch_module, x, grad_y, repeats: int) -> dict[str, float]:
+    """Median milliseconds of each part of one gradwatch training step.
+
+    The parts are the loop over time of the forward pass, the rest of the
+    forward pass (input projection, copies), the loop back over time of the
+    backward pass, the rest of the backward pass (the weight and input
+    gradients, one matrix product each) and the SGD update.
+    """
+    layer = nn.from_torch(torch_module)
+    optimizer = gradwatch.optim.SGD(layer.parameters(), lr=1e-3)
+    parts: dict[str, list[float]] = {}
+
+    def timed(name, method):
+        def wrapper(*args):
+            start = time.perf_counter()
+            result = method(*args)
+            parts.setdefault(name, []).append(time.perf_counter() - start)
+            return result
+
+        return wrapper
+
+    # Instance attributes shadow the methods for this layer object only.
+    layer._run_forward = timed("forward loop", layer._run_forward)
+    layer._run_backward = timed("backward loop", layer._run_backward)
+    for _ in range(repeats + 1):
+        optimizer.zero_grad()
+        start = time.perf_counter()
+        layer(x)
+        middle = time.perf_counter()
+        layer.backward(grad_y)
+        end = time.perf_counter()
+        optimizer.step()
+        parts.setdefault("SGD update", []).append(time.perf_counter() - end)
+        parts.setdefault("forward", []).append(middle - start)
+        parts.setdefault("backward", []).append(end - middle)
+    median = {name: statistics.median(t[1:]) * 1e3 for name, t in parts.items()}
+    return {
+        "forward loop": median["forward loop"],
+        "rest of forward": median["forward"] - median["forward loop"],
+        "backward loop": median["backward loop"],
+        "rest of backward": median["backward"] - median["backward loop"],
+        "SGD update": median["SGD update"],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,6 +143,19 @@ def main(argv: list[str] | None = None) -> None:
         help="comma-separated layer types to time, from lstm and gru",
     )
     parser.add_argument(
+        "--no-onednn",
+        action="store_true",
+        help=(
+            "run PyTorch with oneDNN (mkldnn) disabled, so that its LSTM uses the "
+            "generic ATen loop instead of the fused oneDNN kernel"
+        ),
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time the parts of a gradwatch step (loops, matrix products)",
+    )
+    parser.add_argument(
         "--pause",
         type=float,
         default=0.1,
@@ -111,6 +171,9 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
+    # Toggling the oneDNN flags makes PyTorch warn about Intel-GPU TF32 support,
+    # which has nothing to do with this CPU benchmark.
+    warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
     threads, source = blas_threads()
     torch.set_num_threads(threads)
     torch.manual_seed(args.seed)
@@ -135,16 +198,24 @@ def main(argv: list[str] | None = None) -> None:
         f"torch.set_num_threads({torch.get_num_threads()})"
     )
     print(f"repeats: {args.repeats} interleaved after {args.warmup} warm-up steps each")
+    print(f"torch oneDNN (mkldnn): {'disabled' if args.no_onednn else 'default'}")
     for kind in kinds:
         cls = torch.nn.LSTM if kind == "lstm" else torch.nn.GRU
         module = cls(args.features, args.hidden, batch_first=True)
-        medians = time_pair(kind, module, x, grad_y, args, torch)
-        ratio = medians["gradwatch"] / medians["torch"]
+        result = time_pair(module, x, grad_y, args, torch)
+        (gw, gw_min), (pt, pt_min) = result["gradwatch"], result["torch"]
         print(
-            f"{kind.upper():>4}: gradwatch {medians['gradwatch'] * 1e3:7.2f} ms, "
-            f"torch {medians['torch'] * 1e3:7.2f} ms, ratio gradwatch / torch "
-            f"{ratio:.2f}"
+            f"{kind.upper():>4}: median gradwatch {gw * 1e3:7.2f} ms, torch "
+            f"{pt * 1e3:7.2f} ms, ratio {gw / pt:.2f} | fastest gradwatch "
+            f"{gw_min * 1e3:7.2f} ms, torch {pt_min * 1e3:7.2f} ms, ratio "
+            f"{gw_min / pt_min:.2f}"
         )
+        if args.breakdown:
+            parts = breakdown(module, x, grad_y, args.repeats)
+            print(
+                "      gradwatch parts (median ms): "
+                + ", ".join(f"{name} {ms:.2f}" for name, ms in parts.items())
+            )
 
 
 if __name__ == "__main__":

@@ -43,9 +43,9 @@ for name, values in (("input ", x), ("output", y)):
 # After k training steps on the same batch, starting from mean 0 and var 1:
 # running_mean = (1 - 0.9^k) * mean_B and
 # running_var = 0.9^k + (1 - 0.9^k) * unbiased var_B.
-for _ in range(19):
-    bn(x)
 k = 20
+for _ in range(k - 1):  # the first step was the call above
+    bn(x)
 decay = (1 - 0.1) ** k
 expected_mean = (1 - decay) * x.mean(axis=0)
 expected_var = decay + (1 - decay) * x.var(axis=0, ddof=1)
@@ -64,6 +64,7 @@ print(
     f"eval output differs from train output on the same batch: "
     f"max |difference| = {np.abs(y_eval - y).max():.3f}"
 )
+# gamma = 1 and beta = 0 as initialised.
 expected_eval = (x - bn.running_mean) / np.sqrt(bn.running_var + bn.eps)
 print(
     f"eval output matches (x - running_mean) / sqrt(running_var + eps): "
@@ -71,7 +72,9 @@ print(
 )
 
 # Gradient checks, float64, random upstream gradient, in both modes. Random
-# gamma and beta make the check exercise the parameter gradients too.
+# gamma and beta make the check exercise the parameter gradients too; the
+# training-mode check runs many forward passes, so the eval-mode check then
+# uses non-trivial running statistics.
 check = BatchNorm(3, dtype=np.float64)
 check.weight.value[:] = rng.uniform(0.5, 2.0, size=3)
 check.bias.value[:] = rng.normal(size=3)

@@ -206,9 +206,7 @@ def test_an_internal_failure_exits_1_with_one_line_and_no_traceback(
     assert "Traceback" not in err
 
 
-def test_ctrl_c_exits_130_and_says_where_partial_results_are(
-    tmp_path, capsys, monkeypatch
-):
+def test_ctrl_c_before_any_result_exits_130_and_says_so(tmp_path, capsys, monkeypatch):
     import gradwatch.studies
 
     def interrupted(*args, **kwargs):
@@ -217,7 +215,7 @@ def test_ctrl_c_exits_130_and_says_where_partial_results_are(
     monkeypatch.setattr(gradwatch.studies, "run_studies", interrupted)
     code, _, err = run(["depth", "--out", str(tmp_path / "o"), "--quiet"], capsys)
     assert code == 130
-    assert err.strip() == f"gradwatch: interrupted; partial results in {tmp_path / 'o'}"
+    assert err.strip() == "gradwatch: interrupted before any result was written"
 
 
 def test_check_prints_a_table_of_every_layer_and_exits_0(capsys):
@@ -247,3 +245,45 @@ def test_a_bad_csv_in_a_subprocess_gives_one_line_and_exit_2(tmp_path):
     assert process.returncode == 2
     assert process.stderr.count("\n") == 1
     assert "no such file" in process.stderr and "Traceback" not in process.stderr
+
+
+def test_debug_shows_the_traceback_of_an_internal_failure(
+    tmp_path, capsys, monkeypatch
+):
+    import gradwatch.studies
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(gradwatch.studies, "run_studies", broken)
+    code, _, err = run(["depth", "--out", str(tmp_path), "--quiet", "--debug"], capsys)
+    assert code == 1
+    assert "Traceback" in err and "something inside broke" in err
+
+
+def test_check_exits_1_when_a_layer_fails(capsys, monkeypatch):
+    import gradwatch.studies.check as check
+
+    def one_failure(seed=0):
+        return [
+            {
+                "layer": "Linear",
+                "max_error": 1e-10,
+                "worst": "input",
+                "worst_index": (0, 0),
+                "passed": True,
+            },
+            {
+                "layer": "Broken",
+                "max_error": 0.5,
+                "worst": "weight",
+                "worst_index": (1, 2),
+                "passed": False,
+            },
+        ]
+
+    monkeypatch.setattr(check, "run_checks", one_failure)
+    code, out, err = run(["check"], capsys)
+    assert code == 1
+    assert "FAILED" in out
+    assert "Broken" in err and "please report" in err

@@ -106,7 +106,7 @@ def test_load_price_csv_reports_non_numeric_values_with_line_numbers(tmp_path):
     with pytest.raises(DataError) as caught:
         load_price_csv(write(tmp_path, text))
     message = str(caught.value)
-    assert "2 non-numeric" in message
+    assert "2 non-numeric or infinite" in message
     assert "line 3 ('$2')" in message and "line 5 ('abc')" in message
 
 
@@ -214,3 +214,21 @@ def test_digits_as_sequences_reads_pixels_in_row_major_order():
     np.testing.assert_array_equal(sequences[1, :, 0], x[1])
     with pytest.raises(DataError):
         digits_as_sequences(np.zeros((2, 8, 8)))
+
+
+def test_load_price_csv_refuses_infinite_values(tmp_path):
+    text = "Date,Close\n2020-01-02,inf\n2020-01-03,2\n"
+    with pytest.raises(DataError, match="infinite"):
+        load_price_csv(write(tmp_path, text))
+
+
+def test_load_price_csv_keeps_the_written_day_of_time_zone_aware_dates(tmp_path):
+    text = "Date,Close\n2020-01-02T23:00:00-05:00,1\n2020-01-03T23:00:00-05:00,2\n"
+    series = load_price_csv(write(tmp_path, text))
+    assert [str(d) for d in series.dates] == ["2020-01-02", "2020-01-03"]
+
+
+def test_load_price_csv_refuses_mixed_time_zones_with_a_clear_error(tmp_path):
+    text = "Date,Close\n2020-01-02T00:00:00+00:00,1\n2020-01-03T00:00:00+05:00,2\n"
+    with pytest.raises(DataError, match="could not be read"):
+        load_price_csv(write(tmp_path, text))

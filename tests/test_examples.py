@@ -138,11 +138,11 @@ def _examples() -> list[str]:
     return sorted(path.name for path in EXAMPLES.glob("*.py"))
 
 
-def _run(name: str, cwd: Path, tmpdir: Path) -> subprocess.CompletedProcess:
+def _run(name: str, cwd: Path, tmpdir: Path, *args: str) -> subprocess.CompletedProcess:
     # TMPDIR sends the figures of examples run without --out into tmpdir.
     env = dict(os.environ, MPLBACKEND="Agg", TMPDIR=str(tmpdir))
     return subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
+        [sys.executable, str(EXAMPLES / name), *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -184,3 +184,16 @@ def test_example_runs_and_prints_its_result(name, tmp_path):
         path = Path(saved)
         assert path.is_relative_to(tmpdir), f"{name} saved {path} outside TMPDIR"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+
+
+def test_example_saves_its_figure_in_the_out_folder(tmp_path):
+    out = tmp_path / "figures"
+    out.mkdir()
+    name = "09_deep_mlp_timeseries_monitoring.py"
+
+    result = _run(name, tmp_path, tmp_path, "--out", str(out))
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = out / "gradient_flow.png"
+    assert saved.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(saved) in result.stdout

@@ -371,6 +371,8 @@ def test_nan_in_warn_mode_warns_once_and_keeps_recording():
     model.backward(upstream)  # a second warning would fail the test
     assert monitor.steps.tolist() == [0, 1]
     assert math.isnan(monitor.history("weight_norm")[0, 1])
+    assert math.isnan(monitor.history("weight_max_abs")[0, 1])
+    assert math.isnan(monitor.history("activation_rms")[0, 1])
 
 
 # -- saving and loading -------------------------------------------------------

@@ -4,6 +4,7 @@ import functools
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import gradwatch
 import gradwatch.nn as gnn
@@ -607,12 +608,15 @@ def test_lstm_learns_the_adding_problem_well_below_the_baseline():
     model = gnn.Sequential(gnn.LSTM(2, 32, rng=1), gnn.Linear(32, 1, rng=2))
     optimizer = gradwatch.optim.Adam(model.parameters(), lr=1e-2)
     loss = gnn.MSELoss()
-    for _ in range(600):
-        x, target = _adding_problem(rng, 64, time)
-        optimizer.zero_grad()
-        loss.forward(model(x), target)
-        model.backward(loss.backward())
-        optimizer.step()
+    # These matrices are tiny: one BLAS thread is faster, and on a busy
+    # machine a second, spinning thread can make the loop 20 times slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(400):
+            x, target = _adding_problem(rng, 64, time)
+            optimizer.zero_grad()
+            loss.forward(model(x), target)
+            model.backward(loss.backward())
+            optimizer.step()
 
     x, target = _adding_problem(np.random.default_rng(123), 512, time)
     mse = float(np.mean((model(x) - target) ** 2))

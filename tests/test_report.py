@@ -190,3 +190,11 @@ def test_report_writer_refuses_a_file_as_output_folder(tmp_path):
     path.write_text("x")
     with pytest.raises(NotADirectoryError, match="--out"):
         ReportWriter(path, {"studies": [], "seed": 0, "quick": True})
+
+
+def test_format_setting_shows_nested_configuration_compactly():
+    from gradwatch.report.render import format_setting
+
+    assert (
+        format_setting({"depths": [5, 10], "csv": None}) == "depths=(5, 10), csv=None"
+    )

@@ -202,3 +202,107 @@ def test_descending_csv_dates_are_used_in_ascending_order(tmp_path):
     assert data["first_date"] == "2016-01-01"
     assert data["last_date"] == str(dates[-1])
     assert data["test_last_target_date"] == str(dates[-1])
+
+
+# -- building blocks of the studies --------------------------------------------------
+
+
+def test_mlp_has_depth_linear_layers_and_the_requested_remedies():
+    from gradwatch import nn
+    from gradwatch.studies.models import mlp
+
+    plain = mlp(5, 2, depth=6, width=4, activation="tanh", init="small", rng=0)
+    linears = [m for m in plain.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 6
+    assert linears[0].init_name == "normal(std=0.1)"
+    remedied = mlp(
+        5,
+        2,
+        depth=6,
+        width=4,
+        activation="relu",
+        init="he",
+        batchnorm=True,
+        residual=True,
+        rng=0,
+    )
+    assert len([m for m in remedied.modules() if isinstance(m, nn.Linear)]) == 6
+    assert len([m for m in remedied.modules() if isinstance(m, nn.Residual)]) == 4
+    assert any(isinstance(m, nn.BatchNorm) for m in remedied.modules())
+    import numpy as np
+
+    x = np.ones((3, 5), dtype=np.float32)
+    assert remedied(x).shape == (3, 2)
+
+
+def test_price_metrics_match_a_direct_computation():
+    import numpy as np
+
+    from gradwatch.studies.forecast import price_metrics
+
+    anchor = np.array([10.0, 10.0, 10.0, 10.0])
+    actual = np.array([11.0, 9.0, 10.0, 12.0])
+    predicted = np.array([10.5, 10.5, 9.0, 10.0])
+    metrics = price_metrics(predicted, actual, anchor)
+    assert metrics["mse"] == pytest.approx((0.25 + 2.25 + 1.0 + 4.0) / 4)
+    assert metrics["mae"] == pytest.approx((0.5 + 1.5 + 1.0 + 2.0) / 4)
+    # Moves on days 1, 2, 4; predicted up, up, flat: right on day 1 only.
+    assert metrics["directional_accuracy"] == pytest.approx(1 / 3)
+    assert price_metrics(anchor, actual, anchor)["directional_accuracy"] is None
+
+
+def test_predicted_ratio_comes_from_theory_and_is_none_for_batchnorm():
+    from gradwatch.studies.depth import predicted_ratio
+    from gradwatch.studies.models import mlp
+
+    relu = mlp(64, 10, depth=8, width=64, activation="relu", init="he", rng=0)
+    assert 0.1 < predicted_ratio(relu) < 10
+    tiny = mlp(
+        64, 10, depth=8, width=64, activation="tanh", init="small", std=0.05, rng=0
+    )
+    assert predicted_ratio(tiny) < 1e-3
+    normed = mlp(64, 10, depth=4, width=8, batchnorm=True, rng=0)
+    assert predicted_ratio(normed) is None
+
+
+def test_model_rng_depends_on_seed_and_key_only():
+    from gradwatch.studies.common import model_rng
+
+    a = model_rng(3, "depth", "tanh", 5).standard_normal(4)
+    b = model_rng(3, "depth", "tanh", 5).standard_normal(4)
+    c = model_rng(3, "depth", "tanh", 10).standard_normal(4)
+    d = model_rng(4, "depth", "tanh", 5).standard_normal(4)
+    assert (a == b).all() and not (a == c).all() and not (a == d).all()
+
+
+def test_study_figures_are_built_headless_and_save_as_png(tmp_path):
+    import numpy as np
+
+    from gradwatch.report import figure_png
+    from gradwatch.studies import figures
+
+    dates = np.datetime64("2020-01-01") + np.arange(5).astype("timedelta64[D]")
+    built = [
+        figures.predictions_vs_actual(
+            dates, np.arange(5.0), {"a": np.ones(5)}, title="t", zoom=3
+        ),
+        figures.loss_curves(
+            {"a": {"train_loss": [1.0, 0.5], "val_loss": [1.2, 0.6]}}, title="t"
+        ),
+        figures.relative_layer_gradients(
+            {"a": (np.array([0.1, 1.0]), np.array([0.2, 1.0]))}, title="t", ylabel="y"
+        ),
+        figures.ratio_heatmap(
+            np.array([[-1.0, -np.inf], [np.nan, 2.0]]),
+            ["r1", "r2"],
+            ["c1", "c2"],
+            title="t",
+            colorbar_label="c",
+        ),
+        figures.grad_through_time_grid(
+            {"T = 3": {"RNN": (np.array([0.1, 0.5, 1.0]), np.array([0.2, 0.5, 1.0]))}},
+            title="t",
+        ),
+    ]
+    for figure in built:
+        assert figure_png(figure)[:8] == PNG_SIGNATURE

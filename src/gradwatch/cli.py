@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lengths",
         type=_int_list,
         metavar="LIST",
-        help="comma-separated sequence lengths (default: 10,50)",
+        help="comma-separated sequence lengths (default: 10,25,50)",
     )
     recurrent.add_argument("--epochs", type=_positive_int, help="training epochs")
     recurrent.add_argument("--hidden", type=_positive_int, help="hidden units")
@@ -536,7 +536,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         out = getattr(args, "out", None)
-        where = f"; partial results in {Path(out)}" if out else ""
+        if out and (Path(out) / "metrics.json").exists():
+            where = f"; partial results in {Path(out)}"
+        elif out:
+            where = " before any result was written"
+        else:
+            where = ""
         print(f"gradwatch: interrupted{where}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:

@@ -9,6 +9,11 @@ Each derivative is a central difference, (L(t + eps) - L(t - eps)) / (2 eps),
 in float64. Errors are relative per array: ``||a - n|| / max(||a||, ||n||)``
 with ``a`` the analytic and ``n`` the numeric gradient, which is small when
 the two agree and does not blow up on entries that are zero.
+
+One case it cannot judge: an array whose true gradient is exactly zero,
+such as the bias of a ``Linear`` placed right before ``BatchNorm`` (the
+batch mean removes it again). There ``n`` is pure rounding noise and the
+relative error is about 1; check such a layer without that bias.
 """
 
 from __future__ import annotations

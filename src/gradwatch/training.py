@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import as_rng, positive_int
+from .clip import clip_grad_norm
 
 __all__ = ["FitHistory", "evaluate", "fit", "predict"]
 
@@ -146,8 +147,6 @@ def fit(
     -------
     FitHistory
     """
-    from .clip import clip_grad_norm
-
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
     if len(x) != len(y):

@@ -162,13 +162,30 @@ def _is_missing(cell: str) -> bool:
     return cell.strip().lower() in MISSING_MARKERS
 
 
-def _parse_dates(cells: list[str]) -> np.ndarray:
-    """Dates as datetime64[D]; NaT where a cell cannot be parsed."""
-    with warnings.catch_warnings():
-        # pandas warns when it falls back to parsing element by element.
-        warnings.simplefilter("ignore", UserWarning)
-        parsed = pd.to_datetime(pd.Series(cells, dtype=object), errors="coerce")
-    return parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+def _parse_dates(cells: list[str], path: Path, column: str) -> np.ndarray:
+    """Dates as datetime64[D] (the calendar day as written); NaT where unparseable.
+
+    Raises
+    ------
+    DataError
+        When pandas refuses the column as a whole (e.g. mixed time zones).
+    """
+    try:
+        with warnings.catch_warnings():
+            # pandas warns when it falls back to parsing element by element.
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(pd.Series(cells, dtype=object), errors="coerce")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+        return parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    except (ValueError, TypeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "timezone" in reason.lower():
+            reason = "they mix time zones"
+        raise DataError(
+            f"{path}: the dates in column {column!r} could not be read ({reason}); "
+            "write every date in one format without time zones, e.g. 2013-03-01"
+        ) from None
 
 
 def load_price_csv(
@@ -252,16 +269,16 @@ def load_price_csv(
             non_numeric.append((int(lines[i]), cell))
     if non_numeric:
         raise DataError(
-            f"{path}: {len(non_numeric)} non-numeric value(s) in column "
+            f"{path}: {len(non_numeric)} non-numeric or infinite value(s) in column "
             f"{value_column!r}, first at {_quote(non_numeric)}; values must be "
-            "plain numbers such as 123.45 (no currency signs or thousands "
+            "plain finite numbers such as 123.45 (no currency signs or thousands "
             "separators)"
         )
 
     dates = np.full(len(rows), np.datetime64("NaT"), dtype="datetime64[D]")
     present = ~missing_date
     dates[present] = _parse_dates(
-        [c for c, p in zip(date_cells, present, strict=True) if p]
+        [c for c, p in zip(date_cells, present, strict=True) if p], path, date_column
     )
     unparsed = [
         (int(lines[i]), date_cells[i])

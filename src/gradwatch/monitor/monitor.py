@@ -73,6 +73,7 @@ STATS = (
     "saturated_fraction",
 )
 _INDEX = {name: i for i, name in enumerate(STATS)}
+_RMS = _INDEX["activation_rms"]
 
 #: A unit is saturated when its slope stays below this fraction of the
 #: activation's largest slope for every sample of the batch.
@@ -81,8 +82,6 @@ SATURATION_THRESHOLD = 1e-2
 # Largest slope of each saturating activation: sigmoid' <= 1/4, tanh' <= 1,
 # softsign' <= 1.
 _MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0, "softsign": 1.0}
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 _RECURRENT_CLASSES = ("RNN", "LSTM", "GRU")
 
@@ -310,15 +309,19 @@ class GradientMonitor:
         self._biases = [
             [p for p in m.parameters() if _is_bias(p)] for m in self._modules
         ]
+        self._params = [w + b for w, b in zip(self._weights, self._biases, strict=True)]
         self._owner = {}
         for i in range(len(self._modules)):
             for p in self._weights[i]:
                 self._owner[id(p)] = (i, False)
             for p in self._biases[i]:
                 self._owner[id(p)] = (i, True)
-        self._saturation = {
-            i: self._saturation_rule(act) for i, act in self._activations.items()
-        }
+        self._saturation = {}
+        for i, activation in self._activations.items():
+            rule = self._saturation_rule(activation)
+            if rule is not None:
+                self._saturation[i] = (_INDEX[rule[0]], rule[1], activation)
+        self._recurrent = {i for i, m in enumerate(self._modules) if _is_recurrent(m)}
 
         self._capacity = 16
         self._data = np.full((len(STATS), self._capacity, len(self._modules)), np.nan)
@@ -330,6 +333,7 @@ class GradientMonitor:
         self.nonfinite: dict | None = None
         self._handles: list = []
         self._buffers: dict[np.dtype, np.ndarray] = {}
+        self._ones_cache: dict[tuple, np.ndarray] = {}
         self.read_only = False
         self._attach(optimizer)
 
@@ -377,8 +381,8 @@ class GradientMonitor:
         ):
             if cls is ReLU:
                 # ReLU keeps its output y >= 0; a unit is dead if y = 0 for all rows.
-                return "dead_fraction", lambda a, _: _rows(a._saved).max(axis=0) <= 0
-            return "dead_fraction", lambda a, _: _rows(a.derivative()).max(axis=0) <= 0
+                return "dead_fraction", lambda a, _: _column_max(_rows(a._saved)) <= 0
+            return "dead_fraction", lambda a, _: _column_max(_rows(a.derivative())) <= 0
         if kind not in _MAX_SLOPE:
             return None
         if cls is Tanh:
@@ -398,23 +402,23 @@ class GradientMonitor:
         limit = SATURATION_THRESHOLD * _MAX_SLOPE[kind]
         return (
             "saturated_fraction",
-            lambda a, _: _rows(a.derivative()).max(axis=0) < limit,
+            lambda a, _: _column_max(_rows(a.derivative())) < limit,
         )
 
     # -- attaching -------------------------------------------------------------
 
     def _attach(self, optimizer) -> None:
+        if optimizer is not None and not hasattr(optimizer, "register_step_hook"):
+            raise TypeError(
+                f"optimizer {type(optimizer).__name__} has no register_step_hook; "
+                "pass a gradwatch.optim optimiser or call monitor.report_update()"
+            )
         for i, module in enumerate(self._modules):
             self._handles.append(module.register_backward_hook(self._layer_hook(i)))
         # Registered last, so it runs after the layers' hooks even when the
         # model itself is the only layer.
         self._handles.append(self.model.register_backward_hook(self._count_backward))
         if optimizer is not None:
-            if not hasattr(optimizer, "register_step_hook"):
-                raise TypeError(
-                    f"optimizer {type(optimizer).__name__} has no register_step_hook; "
-                    "pass a gradwatch.optim optimiser or call monitor.report_update()"
-                )
             self._handles.append(optimizer.register_step_hook(self._on_step))
 
     def detach(self) -> None:
@@ -472,65 +476,76 @@ class GradientMonitor:
                 self._record(index, module, grad_out, self._n_backward)
 
     def _record(self, index: int, module: Module, grad_out, step: int) -> None:
-        row = self._row(step)
-        data = self._data
+        # ``out`` is a view of this step's and layer's column of every statistic.
+        row = self._row(step)  # may grow self._data, so index it afterwards
+        out = self._data[:, row, index]
         bad = None
         if grad_out is not None:
-            flat = _flat(grad_out)
-            square, size = float(np.dot(flat, flat)), flat.size
-            if not math.isfinite(square):
-                bad = _confirm(grad_out, "activation gradient")
-            data[_INDEX["activation_rms"], row, index] = _rms(grad_out, square, size)
-        for params, base in ((self._weights[index], 0), (self._biases[index], 3)):
-            grads = [p.grad for p in params if p.grad is not None]
-            if not grads:
-                continue
-            square = total_abs = 0.0
-            largest = 0.0
-            size = 0
-            for g in grads:
-                s, a, m, n = self._reduce(g)
-                square, total_abs, size = square + s, total_abs + a, size + n
-                largest = max(largest, m) if math.isfinite(m) else m
-                if not math.isfinite(s) and bad is None:
-                    bad = _confirm(
-                        g, "weight gradient" if base == 0 else "bias gradient"
-                    )
-            data[base, row, index] = (
-                math.sqrt(square) if math.isfinite(square) else _norm(grads)
-            )
-            data[base + 1, row, index] = total_abs / size if size else math.nan
-            data[base + 2, row, index] = largest
+            flat = np.asarray(grad_out).reshape(-1)
+            square = float(np.dot(flat, flat))
+            if math.isfinite(square) and flat.size:
+                out[_RMS] = math.sqrt(square / flat.size)
+            elif flat.size:
+                bad = _confirm(flat, "activation gradient")
+                out[_RMS] = _rms(flat)
+        weights, biases = self._weights[index], self._biases[index]
+        for params, base, what in ((weights, 0, "weight"), (biases, 3, "bias")):
+            if params:
+                found = self._fill(params, out, base, f"{what} gradient")
+                bad = bad or found
         if bad is not None:
             self._report_nonfinite(index, step, bad)
 
         rule = self._saturation.get(index)
         if rule is not None:
-            stat, flags = rule
-            data[_INDEX[stat], row, index] = float(
-                np.count_nonzero(flags(self._activations[index], self._scratch))
-            ) / _units(self._activations[index])
+            stat, flags, activation = rule
+            unit_flags = flags(activation, self._scratch)
+            out[stat] = np.count_nonzero(unit_flags) / unit_flags.size
 
-        series = getattr(module, "grad_through_time", None)
-        if series is not None:
-            self._store_through_time(index, row, np.asarray(series, dtype=np.float64))
+        if index in self._recurrent:
+            series = getattr(module, "grad_through_time", None)
+            if series is not None:
+                self._store_through_time(index, row, np.asarray(series, np.float64))
 
-    def _reduce(self, g) -> tuple[float, float, float, int]:
-        """(sum of squares, sum of |g|, max |g|, size) of a gradient.
+    def _fill(self, params: list[Parameter], out, base: int, what: str) -> str | None:
+        """Write norm, mean |g| and max |g| of the parameters' gradients into ``out``.
 
-        |g| goes into a reused buffer, so the four reductions make no
-        temporary arrays.
+        Returns ``what`` when a gradient holds NaN or Inf. |g| goes into a
+        reused buffer and the three reductions run on it while it is in cache.
         """
-        flat = _flat(g)
-        if flat.size == 0:
-            return 0.0, 0.0, 0.0, 0
-        magnitude = np.abs(flat, out=self._scratch(flat.dtype, flat.size))
-        return (
-            float(np.dot(flat, flat)),
-            float(magnitude.sum()),
-            float(magnitude.max()),
-            flat.size,
-        )
+        square = total = 0.0
+        size = 0
+        maxima = []
+        for parameter in params:
+            g = parameter.grad
+            if g is None or g.size == 0:
+                continue
+            flat = g.reshape(-1)
+            magnitude = np.abs(flat, out=self._scratch(flat.dtype, flat.size))
+            square += float(np.dot(magnitude, magnitude))
+            # sum |g| as two matrix-vector products with ones: BLAS runs them
+            # about twice as fast as NumPy's pairwise add.reduce.
+            columns = g.shape[-1] if g.ndim else 1
+            rows = magnitude.reshape(-1, columns)
+            row_sums = np.dot(rows, self._ones(flat.dtype, columns))
+            total += float(np.dot(row_sums, self._ones(flat.dtype, rows.shape[0])))
+            maxima.append(float(np.maximum.reduce(magnitude)))
+            size += flat.size
+        if size == 0:
+            return None
+        out[base + 1] = total / size
+        # np.max, unlike Python's max, lets a NaN through.
+        out[base + 2] = maxima[0] if len(maxima) == 1 else float(np.max(maxima))
+        if math.isfinite(square):
+            out[base] = math.sqrt(square)
+            return None
+        # Overflowed squares or a NaN/Inf: recompute the norm with rescaling.
+        grads = [p.grad for p in params if p.grad is not None]
+        out[base] = _norm(grads)
+        for g in grads:
+            if not np.isfinite(g).all():
+                return what
+        return None
 
     def _scratch(self, dtype: np.dtype, size: int) -> np.ndarray:
         """A reused 1-D work array of at least ``size`` entries of ``dtype``."""
@@ -539,21 +554,45 @@ class GradientMonitor:
             buffer = self._buffers[dtype] = np.empty(size, dtype)
         return buffer[:size]
 
+    def _ones(self, dtype: np.dtype, size: int) -> np.ndarray:
+        """A cached read-only vector of ``size`` ones."""
+        key = (dtype, size)
+        ones = self._ones_cache.get(key)
+        if ones is None:
+            ones = self._ones_cache[key] = np.ones(size, dtype)
+            ones.flags.writeable = False
+        return ones
+
     def _guard(self, index: int, grad_out) -> None:
-        """The cheap non-finite check of a step that is not recorded."""
+        """The cheap non-finite check of a step that is not recorded.
+
+        One dot product per gradient: a NaN or Inf anywhere makes the total
+        of the squares non-finite. Only then are the arrays looked at one by
+        one (a huge but finite total is a false alarm that this clears).
+        """
         if self.nonfinite is not None:
             return
+        total = 0.0
+        if grad_out is not None:
+            flat = np.asarray(grad_out).reshape(-1)
+            total = float(np.dot(flat, flat))
+        for parameter in self._params[index]:
+            g = parameter.grad
+            if g is not None:
+                flat = g.reshape(-1)
+                total += float(np.dot(flat, flat))
+        if math.isfinite(total):
+            return
         bad = None
-        if grad_out is not None and not _finite_sum(grad_out):
+        if grad_out is not None:
             bad = _confirm(grad_out, "activation gradient")
-        if bad is None:
-            for params, what in (
-                (self._weights[index], "weight gradient"),
-                (self._biases[index], "bias gradient"),
-            ):
-                for p in params:
-                    if p.grad is not None and not _finite_sum(p.grad):
-                        bad = bad or _confirm(p.grad, what)
+        for params, what in (
+            (self._weights[index], "weight gradient"),
+            (self._biases[index], "bias gradient"),
+        ):
+            for p in params:
+                if bad is None and p.grad is not None:
+                    bad = _confirm(p.grad, what)
         if bad is not None:
             self._report_nonfinite(index, self._n_backward, bad)
 
@@ -609,8 +648,9 @@ class GradientMonitor:
         Notes
         -----
         The ratio of a layer is sqrt(sum ||u||^2) / sqrt(sum ||W||^2) over its
-        weights (biases excluded: they start at zero), with W the value when
-        this is called. A step whose backward call was not recorded is ignored.
+        updated weights (biases excluded: they start at zero), with W the
+        value when this is called, both summed in the parameters' own dtype.
+        A step whose backward call was not recorded is ignored.
         """
         if self.read_only:
             raise RuntimeError("a loaded monitor is read-only; it records nothing")
@@ -630,18 +670,23 @@ class GradientMonitor:
             pairs = updates
         n_layers = len(self._modules)
         update_sq = np.zeros(n_layers)
+        weight_sq = np.zeros(n_layers)
         touched = np.zeros(n_layers, dtype=bool)
-        for parameter, update in pairs:
-            owner = self._owner.get(id(parameter))
-            if owner is None or owner[1]:
-                continue
-            flat = np.asarray(update, dtype=np.float64).ravel()
-            update_sq[owner[0]] += float(flat @ flat)
-            touched[owner[0]] = True
+        with np.errstate(all="ignore"):
+            for parameter, update in pairs:
+                owner = self._owner.get(id(parameter))
+                if owner is None or owner[1]:
+                    continue
+                change = np.asarray(update).reshape(-1)
+                value = parameter.value.reshape(-1)
+                update_sq[owner[0]] += float(np.dot(change, change))
+                weight_sq[owner[0]] += float(np.dot(value, value))
+                touched[owner[0]] = True
         row = self._n - 1
         for i in np.flatnonzero(touched):
-            weight_sq = sum(float(np.vdot(p.value, p.value)) for p in self._weights[i])
-            ratio = math.sqrt(update_sq[i] / weight_sq) if weight_sq > 0 else math.inf
+            ratio = (
+                math.sqrt(update_sq[i] / weight_sq[i]) if weight_sq[i] > 0 else math.inf
+            )
             self._data[_INDEX["update_ratio"], row, i] = ratio
 
     # -- reading ---------------------------------------------------------------
@@ -930,29 +975,17 @@ def _rows(a: np.ndarray) -> np.ndarray:
 
 def _abs_min(a: np.ndarray, scratch) -> np.ndarray:
     """Per-unit minimum of |a| over the rows, |a| written into scratch space."""
-    return np.abs(a, out=scratch(a.dtype, a.size).reshape(a.shape)).min(axis=0)
+    magnitude = np.abs(a, out=scratch(a.dtype, a.size).reshape(a.shape))
+    return np.minimum.reduce(magnitude, axis=0)
 
 
-def _units(activation: Activation) -> int:
-    """Number of units of an activation's last forward pass (its last axis)."""
-    saved = activation._saved
-    return int(saved.shape[-1]) if saved is not None and saved.ndim else 1
+def _column_max(a: np.ndarray) -> np.ndarray:
+    return np.maximum.reduce(a, axis=0)
 
 
 def _flat(g) -> np.ndarray:
-    g = np.asarray(g)
-    if g.dtype not in _FLOATS:
-        g = g.astype(np.float64)
-    return (
-        g.reshape(-1) if g.flags.c_contiguous else np.ascontiguousarray(g).reshape(-1)
-    )
-
-
-def _finite_sum(g) -> bool:
-    flat = _flat(g)
-    if flat.size == 0:
-        return True
-    return math.isfinite(float(np.dot(flat, flat)))
+    """A 1-D view of ``g`` (a copy only when ``g`` is not contiguous)."""
+    return np.asarray(g).reshape(-1)
 
 
 def _confirm(g, what: str) -> str | None:
@@ -960,17 +993,13 @@ def _confirm(g, what: str) -> str | None:
     return None if np.isfinite(g).all() else what
 
 
-def _rms(g, square: float, size: int) -> float:
-    if size == 0:
-        return math.nan
-    if math.isfinite(square):
-        return math.sqrt(square / size)
-    flat = _flat(g)
+def _rms(flat: np.ndarray) -> float:
+    """RMS of an array whose squares overflow (rescaled), or NaN / inf."""
     if not np.isfinite(flat).all():
-        return math.inf if not np.isnan(flat).any() else math.nan
+        return math.nan if np.isnan(flat).any() else math.inf
     scale = float(np.max(np.abs(flat)))
     scaled = flat / scale
-    return scale * math.sqrt(float(scaled @ scaled) / size)
+    return scale * math.sqrt(float(scaled @ scaled) / flat.size)
 
 
 def _norm(grads: list[np.ndarray]) -> float:

@@ -262,7 +262,11 @@ def predicted_vs_measured(
     axes.plot(x, _positive(predicted), "-", color="tab:gray", lw=2, label="predicted")
     axes.plot(x, _positive(measured), "o", color="tab:red", ms=5, label="measured")
     axes.axhline(1.0, color="black", lw=0.8, ls="--", label="gain 1 (stable)")
-    axes.set_yscale("log")
+    shown = np.concatenate([predicted, measured])
+    shown = shown[np.isfinite(shown) & (shown > 0)]
+    # A log axis only pays off when the gains span more than a factor of 10.
+    if shown.size and shown.max() / shown.min() > 10:
+        axes.set_yscale("log")
     _tick_labels(axes, names)
     axes.set_xlabel("layer (input side left)")
     axes.set_ylabel("gain of the mean squared activation gradient")

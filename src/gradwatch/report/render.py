@@ -128,11 +128,21 @@ def format_number(value: Any) -> str:
     return str(value)
 
 
+def format_setting(value: Any) -> str:
+    """A configuration value as the report shows it: ``key=value`` pairs, commas."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={format_setting(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return "(" + ", ".join(format_setting(v) for v in value) + ")"
+    return str(value)
+
+
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True
     )
     environment.filters["num"] = format_number
+    environment.filters["setting"] = format_setting
     return environment
 
 

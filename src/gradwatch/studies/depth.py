@@ -124,11 +124,10 @@ def run_depth(
             f"{list(by_label)}"
         )
     data = load_digits_split(
-        n_samples=config.n_samples, rng=model_rng(seed, "depth-data", 0)
+        n_samples=config.n_samples, rng=model_rng(seed, "depth", "data")
     )
 
     runs = []
-    index = 0
     for label in config.configurations:
         activation, init, batchnorm, residual = by_label[label]
         for depth in config.depths:
@@ -142,7 +141,7 @@ def run_depth(
                 std=config.std,
                 batchnorm=batchnorm,
                 residual=residual,
-                rng=model_rng(seed, "depth", index),
+                rng=model_rng(seed, "depth", label, depth, "init"),
             )
             predicted = predicted_ratio(model)
             optimizer = SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
@@ -159,7 +158,7 @@ def run_depth(
                 epochs=config.epochs,
                 batch_size=config.batch_size,
                 clip_norm=config.clip_norm,
-                rng=model_rng(seed, "depth-shuffle", index),
+                rng=model_rng(seed, "depth", label, depth, "shuffle"),
                 progress=lambda d, t, run_label=run_label: progress(run_label, d, t),
             )
             monitor.detach()
@@ -182,7 +181,6 @@ def run_depth(
                     "diverged": history.diverged,
                 }
             )
-            index += 1
             logger.info("depth %s: %s", run_label, diagnosis.verdict)
 
     metrics = {
@@ -209,6 +207,7 @@ _HEADLINE = (
     "relu / xavier",
     "relu / he",
     "tanh / small / BatchNorm",
+    "relu / he / residual",
     "relu / he / BatchNorm + residual",
 )
 
@@ -258,7 +257,8 @@ def _describe(result: StudyResult, config: DepthConfig) -> None:
         ),
         "Gradient ratio at initialisation over depth (columns) and configuration "
         "(rows), log10: -3 means the first layer gets a thousandth of the output "
-        "layer's gradient. Red: vanishing; blue: growing.",
+        "layer's gradient; -inf: it underflowed to 0 in float32. Red: vanishing; "
+        "blue: growing.",
     )
     result.figures["heatmap_final"] = (
         figures.ratio_heatmap(

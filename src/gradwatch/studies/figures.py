@@ -127,7 +127,7 @@ def ratio_heatmap(
     finite = values[np.isfinite(values)]
     span = max(float(np.abs(finite).max()) if finite.size else 1.0, 1.0)
     # A ratio that underflowed to exactly 0 (log10 = -inf) is drawn in the
-    # darkest colour and labelled "0".
+    # darkest colour and labelled "-inf".
     shown = np.where(np.isneginf(values), -span, values)
     image = ax.imshow(
         shown,
@@ -137,7 +137,7 @@ def ratio_heatmap(
     )
     for (i, j), value in np.ndenumerate(values):
         if np.isneginf(value):
-            text, value = "0", -span
+            text, value = "-inf", -span
         else:
             text = f"{value:.1f}" if np.isfinite(value) else "n/a"
         ax.text(

@@ -30,7 +30,7 @@ import numpy as np
 from .. import nn
 from ..data import PriceSeries, load_price_csv, load_stock, make_windows
 from ..data.windows import WindowedSeries
-from ..monitor import GradientMonitor
+from ..monitor import GradientMonitor, plots
 from ..optim import SGD
 from ..report import StudyResult, Table
 from ..training import fit, predict
@@ -234,9 +234,9 @@ def run_forecast(
     always_up = float(np.mean(up[moved])) if moved.any() else None
 
     models, monitors, predictions, ratio_curves = {}, {}, {}, {}
-    for index, name in enumerate(config.models):
+    for name in config.models:
         label = LABELS[name]
-        model = _build(name, config, model_rng(seed, "forecast", index))
+        model = _build(name, config, model_rng(seed, "forecast", name, "init"))
         optimizer = SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
         monitor = GradientMonitor(
             model, every=config.every, optimizer=optimizer, on_nonfinite="warn"
@@ -252,7 +252,7 @@ def run_forecast(
             clip_norm=config.clip_norm,
             x_val=_inputs(name, windows.val.x),
             y_val=windows.val.y,
-            rng=model_rng(seed, "forecast-shuffle", index),
+            rng=model_rng(seed, "forecast", name, "shuffle"),
             progress=lambda done, total, label=label: progress(label, done, total),
         )
         monitor.detach()
@@ -308,6 +308,11 @@ def run_forecast(
     return result
 
 
+def _train_end(windows: WindowedSeries) -> int:
+    """Number of prices up to the end of the training part."""
+    return windows.bounds["train"][1] + (1 if windows.target == "return" else 0)
+
+
 def _data_metrics(series: PriceSeries, windows: WindowedSeries) -> dict:
     return {
         "series": series.name,
@@ -319,6 +324,11 @@ def _data_metrics(series: PriceSeries, windows: WindowedSeries) -> dict:
         "lookback": windows.lookback,
         "horizon": windows.horizon,
         "windows": {split.name: len(split) for split in windows.splits},
+        "test_share_above_training_max": float(
+            np.mean(
+                windows.test.target_price > series.values[: _train_end(windows)].max()
+            )
+        ),
         "test_first_target_date": str(windows.test.target_dates[0]),
         "test_last_target_date": str(windows.test.target_dates[-1]),
     }
@@ -356,6 +366,13 @@ def _write_text(result, config, windows, series) -> None:
         "of this study is what the gradients do.",
     ]
     findings = []
+    above = data["test_share_above_training_max"]
+    if config.target == "price" and above > 0:
+        findings.append(
+            f"{above:.0%} of the test prices lie above the highest training price: "
+            "a model of standardised prices must extrapolate there, which is why "
+            "the default target is the log return."
+        )
     if "tanh_mlp" in models:
         m = models["tanh_mlp"]
         findings.append(
@@ -430,7 +447,11 @@ def _add_tables_and_figures(result, windows, predictions, monitors, ratio_curves
             "with parameters divided by that at the output layer (1 = the first "
             "layer gets as much gradient as the last). Through time (recurrent "
             "models): ||dL/dh_1|| / ||dL/dh_T|| over the window's days. Verdicts from "
-            "GradientMonitor.diagnose() at the first and the last recorded step.",
+            "GradientMonitor.diagnose() at the first and the last recorded step; "
+            "for a recurrent model the monitor also calls a gradient through time "
+            "below 1% of its last-step value 'vanishing'. On daily returns, where "
+            "the older days of a window carry little signal, that may simply mean "
+            "the model has learnt to ignore them.",
         )
     )
 
@@ -491,7 +512,10 @@ def _add_tables_and_figures(result, windows, predictions, monitors, ratio_curves
             title="Loss per epoch",
         ),
         "Mean squared error on the standardised target per epoch (solid: "
-        "training, dashed: validation).",
+        "training, dashed: validation). A loss near 1 means predicting the "
+        "training mean; a validation loss far below the training loss means a "
+        "calmer validation period than the training one (the standardisation "
+        "comes from the training part), not a better model.",
     )
     if ratio_curves:
         result.figures["gradient_ratio"] = (
@@ -504,8 +528,6 @@ def _add_tables_and_figures(result, windows, predictions, monitors, ratio_curves
             "at initialisation (dashed) and after training (solid), log scale. "
             "Far below 1 at the left means the early layers barely learn.",
         )
-    from ..monitor import plots
-
     for name in ("tanh_mlp", "remedied_mlp"):
         if name in monitors:
             result.figures[f"evolution_{name}"] = (

@@ -26,7 +26,7 @@ from ..optim import Adam
 from ..report import StudyResult, Table
 from ..training import evaluate, fit
 from . import figures
-from .common import Progress, model_rng, silent
+from .common import Progress, max_grad_norm, model_rng, silent
 from .models import CELLS, recurrent_regressor
 
 __all__ = ["RecurrentConfig", "run_recurrent"]
@@ -51,7 +51,7 @@ class RecurrentConfig:
     every : record every ``every``-th backward pass
     """
 
-    lengths: tuple[int, ...] = (10, 50)
+    lengths: tuple[int, ...] = (10, 25, 50)
     cells: tuple[str, ...] = CELLS
     hidden: int = 32
     n_train: int = 3200
@@ -103,15 +103,18 @@ def run_recurrent(
         plan += [(max(config.lengths), cell, False) for cell in config.cells]
 
     runs, monitors, curves, losses = [], {}, {}, {}
-    for index, (length, cell, clipped) in enumerate(plan):
+    for length, cell, clipped in plan:
         x, y = adding_problem(
-            config.n_train, length, rng=model_rng(seed, "adding-train", length)
+            config.n_train, length, rng=model_rng(seed, "adding", length, "train")
         )
         x_test, y_test = adding_problem(
-            config.n_test, length, rng=model_rng(seed, "adding-test", length)
+            config.n_test, length, rng=model_rng(seed, "adding", length, "test")
         )
         model = recurrent_regressor(
-            cell, 2, config.hidden, rng=model_rng(seed, "recurrent", index)
+            cell,
+            2,
+            config.hidden,
+            rng=model_rng(seed, "recurrent", cell, length, clipped, "init"),
         )
         optimizer = Adam(model.parameters(), lr=config.lr)
         monitor = GradientMonitor(
@@ -127,7 +130,7 @@ def run_recurrent(
             epochs=config.epochs,
             batch_size=config.batch_size,
             clip_norm=config.clip_norm if clipped else None,
-            rng=model_rng(seed, "recurrent-shuffle", index),
+            rng=model_rng(seed, "recurrent", cell, length, clipped, "shuffle"),
             progress=lambda d, t, label=label: progress(label, d, t),
         )
         monitor.detach()
@@ -148,6 +151,7 @@ def run_recurrent(
                 "grad_through_time_final": through_time[-1],
                 "decay_init": _decay(through_time[0]),
                 "decay_final": _decay(through_time[-1]),
+                "max_grad_norm": max_grad_norm(monitor),
                 "history": history.to_dict(),
             }
         )
@@ -263,12 +267,21 @@ def _describe(result, config, curves, losses) -> None:
                     f"{r['mse_vs_baseline']:.2f} x baseline",
                 }
             )
+    clipped = {r["cell"]: r for r in runs if r["length"] == longest and r["clipped"]}
     for r in runs:
         if not r["clipped"]:
+            with_clip = clipped.get(r["cell"])
             findings.append(
                 f"{r['cell']}, T = {longest}, without clipping: test MSE "
                 f"{r['test_mse']:.3f}"
-                + (" (training diverged)" if r["history"]["diverged"] else "")
-                + f", verdict '{r['verdict']}'."
+                + (
+                    f" (with clipping: {with_clip['test_mse']:.3f})"
+                    if with_clip
+                    else ""
+                )
+                + (" - training diverged" if r["history"]["diverged"] else "")
+                + f"; the largest global gradient norm recorded was "
+                f"{r['max_grad_norm']:.3g} (the clipping threshold is "
+                f"{config.clip_norm:g})."
             )
     result.findings = findings

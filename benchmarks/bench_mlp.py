@@ -36,6 +36,20 @@ def blas_threads() -> tuple[int, str]:
     return os.cpu_count() or 1, "os.cpu_count()"
 
 
+def page_faults() -> int:
+    """Minor page faults of this process so far (0 where unavailable).
+
+    Counted because freeing and re-allocating a step's arrays can make the C
+    allocator hand memory back to the system and fault it in again, which
+    costs system time in either library.
+    """
+    try:
+        import resource
+    except ImportError:
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def cpu_name() -> str:
     """The CPU model from /proc/cpuinfo where there is one, else the platform's."""
     try:
@@ -226,15 +240,18 @@ def main(argv: list[str] | None = None) -> None:
     first_losses = (gradwatch_step(), torch_step())
 
     times: dict[str, list[float]] = {"gradwatch": [], "torch": []}
+    faults = {"gradwatch": 0, "torch": 0}
     for _ in range(args.repeats):
         for name, step in (("gradwatch", gradwatch_step), ("torch", torch_step)):
             # Let the other library's worker threads go idle (OpenBLAS's spin
             # for up to ~0.1 s after their last call), then warm this one up.
             time.sleep(args.pause)
             step()
+            faults_before = page_faults()
             start = time.perf_counter()
             step()
             times[name].append(time.perf_counter() - start)
+            faults[name] += page_faults() - faults_before
 
     medians = {name: statistics.median(t) * 1e3 for name, t in times.items()}
     quartiles = {
@@ -262,7 +279,10 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("gradwatch", "torch"):
         q = quartiles[name]
         spread = f" (quartiles {q[0]:.2f} - {q[2]:.2f})" if q else ""
-        print(f"{name:>9}: median {medians[name]:.2f} ms per step{spread}")
+        print(
+            f"{name:>9}: median {medians[name]:.2f} ms per step{spread}, "
+            f"{faults[name] / args.repeats:.0f} page faults per step"
+        )
     print(f"ratio gradwatch / torch: {medians['gradwatch'] / medians['torch']:.2f}")
 
     if args.breakdown:

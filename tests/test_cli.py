@@ -79,20 +79,21 @@ def test_missing_csv_file(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_unreadable_csv_file(tmp_path, capsys):
+def test_unreadable_csv_file(tmp_path, capsys, monkeypatch):
+    import pathlib
+
     path = write_prices(tmp_path / "p.csv")
-    path.chmod(0)
-    try:
-        readable = path.open("rb")
-    except PermissionError:
-        readable = None
-    if readable is not None:
-        readable.close()
-        path.chmod(0o644)
-        pytest.skip("running as a user who can read any file")
+    real_read_bytes = pathlib.Path.read_bytes
+
+    def refuse(self):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    # Simulated: the tests may run as a user who can read every file.
+    monkeypatch.setattr(pathlib.Path, "read_bytes", refuse)
     code, _, err = run(forecast_args(path, tmp_path), capsys)
-    path.chmod(0o644)
-    assert_one_line_error(code, err, "cannot read")
+    assert_one_line_error(code, err, "cannot read", "Permission denied")
 
 
 def test_binary_file_is_not_a_csv(tmp_path, capsys):

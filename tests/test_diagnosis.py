@@ -66,6 +66,27 @@ def test_deep_tanh_with_small_weights_vanishes_and_remedies_name_the_cause():
     assert any("residual" in r for r in diagnosis.remedies)
 
 
+def test_remedies_do_not_suggest_what_the_model_already_has():
+    rng = np.random.default_rng(0)
+    layers = []
+    for _ in range(8):
+        norm = nn.BatchNorm(30)
+        norm.weight.value[:] = 0.01  # shrinks the gradient into the first layer
+        layers += [nn.Linear(30, 30, init="xavier_normal", rng=rng), norm, nn.Tanh()]
+    block = nn.Sequential(nn.Linear(30, 30, rng=rng), nn.Tanh())
+    model = nn.Sequential(*layers, nn.Residual(block), nn.Linear(30, 1, rng=rng))
+    monitor = GradientMonitor(model)
+    backward_once(model, (16, 30))
+
+    diagnosis = monitor.diagnose()
+    assert diagnosis.verdict == "vanishing"
+    remedies = " ".join(diagnosis.remedies)
+    assert "add BatchNorm" not in remedies
+    assert "add residual" not in remedies
+    weakest = min(diagnosis.layers[1:], key=lambda d: d.gain)
+    assert weakest.name in remedies
+
+
 def test_sigmoid_network_remedy_suggests_relu_with_he():
     model = mlp(40, 10, nn.Sigmoid, "xavier_normal")
     monitor = GradientMonitor(model)
@@ -133,6 +154,19 @@ def test_nonfinite_gradient_in_warn_mode_is_diagnosed_nonfinite():
     assert diagnosis.verdict == "non-finite"
     assert diagnosis.layer("4.Linear").verdict == "non-finite"
     assert any("learning rate" in r for r in diagnosis.remedies)
+
+
+def test_a_later_nonfinite_gradient_does_not_taint_an_earlier_step():
+    model = mlp(4, 3, nn.Tanh, "xavier_normal")
+    monitor = GradientMonitor(model, on_nonfinite="warn")
+    backward_once(model, (2, 4))
+    model.zero_grad()
+    model(np.ones((2, 4), dtype=np.float32))
+    upstream = np.full((2, 4), np.nan, dtype=np.float32)
+    with pytest.warns(RuntimeWarning):
+        model.backward(upstream)
+    assert monitor.diagnose(step=0).verdict == "healthy"
+    assert monitor.diagnose(step=1).verdict == "non-finite"
 
 
 def test_healthy_model_has_no_remedies_and_every_verdict_is_known():

@@ -81,6 +81,21 @@ def test_layer_names_follow_the_model_structure_in_forward_order():
     assert monitor.layer_names == ["0.Linear", "2.0.Linear", "3.LSTM", "4.Linear"]
 
 
+def test_layers_inside_a_residual_block_keep_their_dotted_paths():
+    block = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8))
+    model = nn.Sequential(
+        nn.Linear(4, 8), nn.ReLU(), nn.Residual(block), nn.Linear(8, 1)
+    )
+    monitor = GradientMonitor(model)
+    assert monitor.layer_names == [
+        "0.Linear",
+        "2.block.0.Linear",
+        "2.block.2.Linear",
+        "3.Linear",
+    ]
+    assert monitor.model_summary["has_residual"]
+
+
 def test_a_single_layer_model_is_its_own_layer():
     monitor = GradientMonitor(nn.Linear(3, 2))
     assert monitor.layer_names == ["Linear"]
@@ -216,6 +231,22 @@ def test_update_ratio_from_the_optimizer_step_hook():
     assert not optimizer._step_hooks
 
 
+def test_optimizer_hook_is_only_registered_for_recorded_steps():
+    model = small_model()
+    optimizer = SGD(model.parameters(), lr=0.1)
+    monitor = GradientMonitor(model, every=2, optimizer=optimizer)
+    hooked = []
+    for seed in range(4):
+        optimizer.zero_grad()
+        one_backward(model, batch=4, features=5, seed=seed, dtype=np.float64)
+        hooked.append(len(optimizer._step_hooks))
+        optimizer.step()
+    assert hooked == [1, 0, 1, 0]
+    assert not optimizer._step_hooks
+    assert np.isfinite(monitor.history("update_ratio")[:, 0]).all()
+    assert monitor.steps.tolist() == [0, 2]
+
+
 def test_report_update_by_parameter_name():
     model = small_model()
     monitor = GradientMonitor(model)
@@ -285,6 +316,48 @@ def test_invalid_arguments_are_refused(kwargs, error):
         GradientMonitor(object())
     with pytest.raises(ValueError, match="no layer with parameters"):
         GradientMonitor(nn.Sequential(nn.ReLU()))
+
+
+def test_huge_but_finite_gradients_are_measured_without_overflow():
+    # Squares of 1e25 overflow float32 (max 3.4e38); the norms must not.
+    layer = nn.Linear(3, 2, rng=0)
+    monitor = GradientMonitor(layer, every=2)
+    upstream = np.full((4, 2), 1e25, dtype=np.float32)
+    x = np.ones((4, 3), dtype=np.float32)
+    for _ in range(2):  # one recorded call, one guarded call
+        layer.zero_grad()
+        layer(x)
+        with np.errstate(over="ignore"):
+            layer.backward(upstream)
+
+    assert monitor.nonfinite is None
+    expected_weight = np.linalg.norm(layer.weight.grad.astype(np.float64))
+    assert monitor.history("weight_norm")[0, 0] == pytest.approx(expected_weight)
+    assert monitor.history("activation_rms")[0, 0] == pytest.approx(1e25, rel=1e-6)
+
+
+def test_sequence_outputs_count_units_on_the_last_axis():
+    rng = np.random.default_rng(0)
+    first = nn.Linear(3, 5, rng=rng)
+    first.bias.value[:2] = -100.0
+    model = nn.Sequential(first, nn.ReLU(), nn.Linear(5, 1, rng=rng))
+    monitor = GradientMonitor(model)
+    out = model(rng.standard_normal((4, 6, 3)).astype(np.float32))
+    model.backward(np.ones_like(out))
+    assert monitor.history("dead_fraction")[0, 0] == pytest.approx(2 / 5)
+
+
+def test_batchnorm_layers_are_monitored_and_feed_the_relu_after_them():
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(
+        nn.Linear(4, 6, rng=rng), nn.BatchNorm(6), nn.ReLU(), nn.Linear(6, 1, rng=rng)
+    )
+    monitor = GradientMonitor(model)
+    one_backward(model, batch=8, features=4)
+    assert monitor.layer_names == ["0.Linear", "1.BatchNorm", "3.Linear"]
+    dead = monitor.history("dead_fraction")[0]
+    assert math.isnan(dead[0]) and not math.isnan(dead[1])
+    assert monitor.prediction is None
 
 
 # -- the non-finite guard -----------------------------------------------------

@@ -326,7 +326,7 @@ def test_truncation_longer_than_the_sequence_is_full_bptt():
     np.testing.assert_array_equal(full.backward(grad_out), truncated.backward(grad_out))
 
 
-def test_one_step_truncation_of_a_linear_rnn_keeps_only_the_direct_path():
+def test_one_step_truncation_keeps_only_the_direct_path_to_the_last_input():
     # With bptt_steps=1 and a loss on the last output only, the gradient
     # reaches x_{T-1} alone: dL/dx_{T-1} = (u * tanh'(a_{T-1})) W_ih^T.
     rng = np.random.default_rng(8)

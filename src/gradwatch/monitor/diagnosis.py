@@ -289,7 +289,10 @@ def diagnose(monitor, step: int = -1) -> Diagnosis:
         if series.size >= 2 and series[-1] > 0:
             through_time[name] = float(series[0] / series[-1])
 
+    # A NaN or Inf seen after the diagnosed step does not belong to it.
     nonfinite = monitor.nonfinite
+    if nonfinite is not None and nonfinite["step"] > backward_call:
+        nonfinite = None
     layers = []
     for i, name in enumerate(names):
         evidence = []
@@ -450,7 +453,9 @@ def _init_remedies(info, exploding: bool) -> list[str]:
                     "theory.critical_weight_var): switch to Xavier initialisation "
                     "(init='xavier_normal')"
                 )
-            elif not exploding:
+            elif not exploding and sw2 < 0.7:
+                # Near sigma_w^2 = 1 (Xavier on square layers) tanh is close to
+                # critical; only clearly smaller weights are the cause.
                 remedies.append(
                     f"{described}: switch to Xavier initialisation "
                     "(init='xavier_normal') or to ReLU with He initialisation "
@@ -535,6 +540,8 @@ def _remedies(verdict, layers, info, summary, median_update, monitor) -> list[st
         remedies += _structure_remedies(info, summary, n)
         if summary.get("recurrent"):
             remedies.append(_clip_remedy())
+        if not remedies:
+            remedies.append(_weakest_layers(layers))
     elif verdict == "saturated units":
         for d in layers:
             if d.verdict == "saturated units":
@@ -556,6 +563,18 @@ def _remedies(verdict, layers, info, summary, median_update, monitor) -> list[st
                 "size: the learning rate may be too low"
             )
     return remedies
+
+
+def _weakest_layers(layers) -> str:
+    """Point at the layers whose gain shrinks the gradient most."""
+    gains = [(d.gain, d.name) for d in layers if math.isfinite(d.gain)]
+    worst = sorted(gains)[:3]
+    listed = ", ".join(f"{name} (gain {gain:.2g})" for gain, name in worst)
+    return (
+        f"the gradient shrinks most through {listed}; no initialisation or "
+        "architecture change stands out for this model, so inspect the weights, "
+        "the normalisation scale (BatchNorm weight) and the activations there"
+    )
 
 
 def _bias_mean(monitor, name: str) -> float | None:

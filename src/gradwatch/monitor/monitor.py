@@ -24,6 +24,10 @@ parameters:
 - for recurrent layers (any layer with a ``grad_through_time`` attribute),
   the gradient through time, one value per time step.
 
+The gradient statistics describe the gradients as the backward pass leaves
+them, before any clipping; the update ratio describes the step actually
+taken.
+
 Statistics live in a preallocated float64 array (statistic x step x layer)
 that doubles when full, so recording costs a few whole-array reductions per
 layer (``dot`` for the squared norm, then sum and max of |g| computed into a
@@ -84,6 +88,10 @@ SATURATION_THRESHOLD = 1e-2
 _MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0, "softsign": 1.0}
 
 _RECURRENT_CLASSES = ("RNN", "LSTM", "GRU")
+
+# Arrays up to this size (biases) are summed by add.reduce: for them the
+# cost is the number of NumPy calls, not the pass over the data.
+_SMALL = 4096
 
 
 class NonFiniteGradientError(FloatingPointError):
@@ -222,7 +230,9 @@ class GradientMonitor:
         Record every ``every``-th call of ``model.backward`` (calls 0, every,
         2 every, ...). The non-finite guard runs on every call.
     optimizer : optimiser with ``register_step_hook``, optional
-        When given, the update-to-weight ratio of each step is recorded.
+        When given, the update-to-weight ratio of each recorded step is
+        recorded (the monitor hooks into the step after each recorded
+        backward call only, so unrecorded steps cost the optimiser nothing).
     on_nonfinite : {"raise", "warn"}
         What to do the first time a gradient is NaN or Inf: raise
         ``NonFiniteGradientError`` or issue a ``RuntimeWarning`` and go on.
@@ -418,16 +428,22 @@ class GradientMonitor:
         # Registered last, so it runs after the layers' hooks even when the
         # model itself is the only layer.
         self._handles.append(self.model.register_backward_hook(self._count_backward))
-        if optimizer is not None:
-            self._handles.append(optimizer.register_step_hook(self._on_step))
+        # The optimiser's step hook is registered only after a recorded
+        # backward call and removed once it has fired: while a hook is
+        # registered the optimiser copies every parameter to report the
+        # update, which unrecorded steps need not pay for.
+        self._optimizer = optimizer
+        self._step_handle = None
 
     def detach(self) -> None:
         """Remove every hook; the recorded history stays available."""
         for handle in self._handles:
-            remove = getattr(handle, "remove", None)
-            if remove is not None:
-                remove()
+            handle.remove()
         self._handles = []
+        if self._step_handle is not None:
+            self._step_handle.remove()
+            self._step_handle = None
+        self._optimizer = None
 
     def __enter__(self) -> GradientMonitor:
         return self
@@ -436,6 +452,9 @@ class GradientMonitor:
         self.detach()
 
     def _count_backward(self, module, grad_out, grad_in) -> None:
+        recorded = self._n_backward % self.every == 0
+        if recorded and self._optimizer is not None and self._step_handle is None:
+            self._step_handle = self._optimizer.register_step_hook(self._on_step)
         self._n_backward += 1
 
     def _layer_hook(self, index: int):
@@ -523,12 +542,14 @@ class GradientMonitor:
             flat = g.reshape(-1)
             magnitude = np.abs(flat, out=self._scratch(flat.dtype, flat.size))
             square += float(np.dot(magnitude, magnitude))
-            # sum |g| as two matrix-vector products with ones: BLAS runs them
-            # about twice as fast as NumPy's pairwise add.reduce.
-            columns = g.shape[-1] if g.ndim else 1
-            rows = magnitude.reshape(-1, columns)
-            row_sums = np.dot(rows, self._ones(flat.dtype, columns))
-            total += float(np.dot(row_sums, self._ones(flat.dtype, rows.shape[0])))
+            if flat.size <= _SMALL:
+                total += float(np.add.reduce(magnitude))
+            else:
+                # sum |g| as two matrix-vector products with ones: BLAS runs
+                # them about twice as fast as NumPy's pairwise add.reduce.
+                rows = magnitude.reshape(-1, g.shape[-1])
+                row_sums = np.dot(rows, self._ones(flat.dtype, rows.shape[1]))
+                total += float(np.dot(row_sums, self._ones(flat.dtype, rows.shape[0])))
             maxima.append(float(np.maximum.reduce(magnitude)))
             size += flat.size
         if size == 0:
@@ -631,6 +652,9 @@ class GradientMonitor:
 
     def _on_step(self, optimizer, updates) -> None:
         self.report_update(updates)
+        if self._step_handle is not None:
+            self._step_handle.remove()
+            self._step_handle = None
 
     def report_update(self, updates) -> None:
         """Record the update-to-weight ratio of the step after the last backward.
@@ -950,6 +974,7 @@ class GradientMonitor:
         monitor._row_step = int(steps[-1]) if steps.size else -1
         monitor.nonfinite = meta["nonfinite"]
         monitor._handles = []
+        monitor._optimizer = monitor._step_handle = None
         monitor.read_only = True
         return monitor
 

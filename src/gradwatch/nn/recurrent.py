@@ -1175,38 +1175,70 @@ class GRU(Recurrent):
         )
         self._cache = None
 
+    def _gate_scale(self) -> np.ndarray:
+        """-1 for the columns of r and z, 1 for those of n.
+
+        The forward pass negates the pre-activations of r and z (by folding
+        the sign into the weights and bias), so that sigmoid(z) = 1 / (1 +
+        exp(-z)) needs no separate negation.
+        """
+        H = self.hidden_size
+        scale = np.ones(3 * H, dtype=self.dtype)
+        scale[: 2 * H] = -1.0
+        return scale
+
+    def _projection(self):
+        scale = self._gate_scale()
+        if self.bias is None:
+            return self.weight_ih.value * scale, None
+        b = self.bias.value * scale
+        if self.bias_hh is not None:
+            # b_hr and b_hz act exactly like b_r and b_z; only b_hn is inside r * (.)
+            H = self.hidden_size
+            b[: 2 * H] -= self.bias_hh.value[: 2 * H]
+        return self.weight_ih.value * scale, b
+
     def _run_forward(self, gates, h, states):
+        # gates holds -(x_t W_ir + b_r), -(x_t W_iz + b_z), x_t W_in + b_n (see
+        # _gate_scale and _projection); the r and z columns of W_hh are negated
+        # alike.
         T, B, G = gates.shape
         H = self.hidden_size
-        W_hh = self.weight_hh.value
+        W_hh = self.weight_hh.value * self._gate_scale()
         W_rz = np.ascontiguousarray(W_hh[:, : 2 * H])
         W_n = np.ascontiguousarray(W_hh[:, 2 * H :])
         # hn[t] is h_{t-1} W_hn + b_hn (reset_after) or r_t * h_{t-1} (Cho et al.)
-        hn = np.empty((T, B, H), dtype=self.dtype)
-        recurrent = np.empty((B, G), dtype=self.dtype)
-        recurrent_rz = np.empty((B, 2 * H), dtype=self.dtype)
+        if self.reset_after:
+            hw = np.empty((T, B, G), dtype=self.dtype)
+            hn = hw[:, :, 2 * H :]
+        else:
+            hn = np.empty((T, B, H), dtype=self.dtype)
+            recurrent_rz = np.empty((B, 2 * H), dtype=self.dtype)
         tmp = np.empty((B, H), dtype=self.dtype)
 
         for t in range(T):
             a = gates[t]
             rz, n = a[:, : 2 * H], a[:, 2 * H :]
+            r, z = a[:, :H], a[:, H : 2 * H]
             if self.reset_after:
-                np.matmul(h[t], W_hh, out=recurrent)
+                np.matmul(h[t], W_hh, out=hw[t])
                 if self.bias_hh is not None:
-                    recurrent += self.bias_hh.value
-                rz += recurrent[:, : 2 * H]
-                _sigmoid(rz, out=rz)
-                hn[t] = recurrent[:, 2 * H :]
-                n += np.multiply(rz[:, :H], hn[t], out=tmp)
+                    hn[t] += self.bias_hh.value[2 * H :]
+                rz += hw[t][:, : 2 * H]
             else:
                 rz += np.matmul(h[t], W_rz, out=recurrent_rz)
-                _sigmoid(rz, out=rz)
-                np.multiply(rz[:, :H], h[t], out=hn[t])
+            np.exp(rz, out=rz)
+            rz += 1
+            np.divide(1, rz, out=rz)
+            if self.reset_after:
+                n += np.multiply(r, hn[t], out=tmp)
+            else:
+                np.multiply(r, h[t], out=hn[t])
                 n += np.matmul(hn[t], W_n, out=tmp)
             _tanh(n, out=n)
             # h_t = (1 - z) n + z h_{t-1} = n + z (h_{t-1} - n)
             np.subtract(h[t], n, out=tmp)
-            tmp *= rz[:, H:]
+            tmp *= z
             np.add(n, tmp, out=h[t + 1])
 
         # gates now holds the activated r, z, n of every step.
@@ -1227,6 +1259,7 @@ class GRU(Recurrent):
         grad_hn = np.empty((B, H), dtype=self.dtype)
         recurrent = np.empty((B, H), dtype=self.dtype)
         tmp = np.empty((B, H), dtype=self.dtype)
+        slope = np.empty((B, 2 * H), dtype=self.dtype)
 
         for t in range(T - 1, -1, -1):
             dh = grad_h[t]
@@ -1235,26 +1268,23 @@ class GRU(Recurrent):
             dr, dz, dn = da[:, :H], da[:, H : 2 * H], da[:, 2 * H :]
 
             # dL/dn_pre = dL/dh_t (1 - z) (1 - n^2)
+            np.subtract(1, a[:, : 2 * H], out=slope)
+            np.multiply(dh, slope[:, H:], out=dn)
             np.multiply(n, n, out=tmp)
             np.subtract(1, tmp, out=tmp)
-            np.multiply(dh, tmp, out=dn)
-            np.subtract(1, z, out=tmp)
             dn *= tmp
-            # dL/dz_pre = dL/dh_t (h_{t-1} - n) z (1 - z)
+            # dL/dz = dL/dh_t (h_{t-1} - n); dL/dr = dL/d(hn) * (h W_hn + b_hn),
+            # or (dL/dn_pre W_hn^T) h_{t-1} (Cho et al.)
             np.subtract(h[t], n, out=dz)
             dz *= dh
-            dz *= z
-            dz *= tmp
-            # dL/dr_pre = dL/dn_pre (h W_hn + b_hn), or (dL/dn_pre W_hn^T) h_{t-1},
-            # times r (1 - r)
             if self.reset_after:
                 np.multiply(dn, hn[t], out=dr)
             else:
                 np.matmul(dn, W_n_T, out=grad_hn)
                 np.multiply(grad_hn, h[t], out=dr)
-            dr *= r
-            np.subtract(1, r, out=tmp)
-            dr *= tmp
+            # ... times the sigmoid slopes r (1 - r) and z (1 - z)
+            slope *= a[:, : 2 * H]
+            da[:, : 2 * H] *= slope
             if self.reset_after:
                 dw = grad_hw[t]
                 dw[:, : 2 * H] = da[:, : 2 * H]

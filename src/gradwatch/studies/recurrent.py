@@ -263,8 +263,8 @@ def _describe(result, config, curves, losses) -> None:
                 {
                     "model": f"{r['cell']}, adding T={longest}",
                     "verdict": r["verdict"],
-                    "metric": f"decay {r['decay_init']:.1e}; MSE "
-                    f"{r['mse_vs_baseline']:.2f} x baseline",
+                    "metric": f"through time {r['decay_final']:.1e} after "
+                    f"training; MSE {r['mse_vs_baseline']:.2f} x baseline",
                 }
             )
     clipped = {r["cell"]: r for r in runs if r["length"] == longest and r["clipped"]}

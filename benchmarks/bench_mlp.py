@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if min(args.repeats, args.width, args.depth, args.batch) < 1 or args.warmup < 0:
         parser.error("--repeats, --width, --depth and --batch must be >= 1")
+    if args.pause < 0 or (args.threads is not None and args.threads < 1):
+        parser.error("--pause must be >= 0 and --threads >= 1")
 
     import torch
 

@@ -47,8 +47,17 @@ def _same_shape(pred: np.ndarray, target: np.ndarray, where: str) -> None:
 class Loss(Module):
     """Base class of the losses: ``forward(pred, target) -> float``, ``backward()``.
 
-    ``backward`` takes no argument: the loss is the end of the chain, so its
-    upstream gradient is dL/dL = 1.
+    ``forward`` (also reached by calling the loss) takes
+
+    pred : ndarray
+        The model's output, float32 or float64.
+    target : ndarray
+        What it should have been (see each loss for its shape and type).
+
+    and returns the mean loss over the batch as a Python float. ``backward``
+    takes no argument (the loss is the end of the chain, so its upstream
+    gradient is dL/dL = 1) and returns dL/dpred for the last ``forward``
+    call, with the shape and dtype of ``pred``.
     """
 
     def __init__(self) -> None:

@@ -149,3 +149,15 @@ def test_bad_rng_and_dtype_are_refused():
         init.normal((2, 2), rng="seed")
     with pytest.raises(TypeError, match="float32 or float64"):
         init.normal((2, 2), dtype=np.int64)
+
+
+def test_describe_names_partial_initialisers_with_their_keywords():
+    from functools import partial
+
+    from gradwatch.nn import Linear
+
+    assert init.describe("he_normal") == "he_normal"
+    assert init.describe(init.orthogonal) == "orthogonal"
+    assert init.describe(partial(init.normal, std=0.1)) == "normal(std=0.1)"
+    layer = Linear(3, 2, init=partial(init.normal, std=0.1), rng=0)
+    assert layer.init_name == "normal(std=0.1)"

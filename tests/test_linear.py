@@ -82,7 +82,7 @@ def test_callable_initialiser_is_used_and_named():
     small = functools.partial(init.normal, std=0.01)
     layer = Linear(200, 300, init=small, dtype=np.float64, rng=0)
     assert abs(layer.weight.value.std() - 0.01) < 0.001
-    assert layer.init_name == "partial"
+    assert layer.init_name == "normal(std=0.01)"
 
 
 def test_backward_gradients_add_up_over_two_passes(rng):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from ._validation import as_dtype, as_rng
 
 __all__ = [
     "calculate_gain",
+    "describe",
     "fans",
     "get",
     "he_normal",
@@ -242,6 +244,21 @@ _BY_NAME: dict[str, Initializer] = {
     "lecun_normal": lecun_normal,
     "orthogonal": orthogonal,
 }
+
+
+def describe(spec: str | Initializer) -> str:
+    """A short readable name of an initialiser: ``"he_normal"``, ``"normal(std=0.1)"``.
+
+    Names are kept as given; a ``functools.partial`` shows its fixed keywords.
+    """
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, partial):
+        arguments = [repr(a) for a in spec.args[1:]] + [
+            f"{key}={value!r}" for key, value in spec.keywords.items()
+        ]
+        return f"{describe(spec.func)}({', '.join(arguments)})"
+    return getattr(spec, "__name__", type(spec).__name__)
 
 
 def get(spec: str | Initializer) -> Initializer:

@@ -868,7 +868,7 @@ class GradientMonitor:
     # -- saving ----------------------------------------------------------------
 
     def save(self, path) -> Path:
-        """Write the history to ``path`` (.npz, no pickle) and a JSON summary.
+        """Write the history to ``path`` (.npz of plain arrays) and a JSON summary.
 
         The summary goes to ``path`` with the suffix ``.json``. Each file is
         written to a temporary file in the same folder and moved into place,

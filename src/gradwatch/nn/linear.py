@@ -56,11 +56,7 @@ class Linear(Module):
         self.out_features = positive_int(out_features, "out_features")
         self.dtype = as_dtype(dtype)
         initializer = initializers.get(init)
-        self.init_name = (
-            init
-            if isinstance(init, str)
-            else getattr(init, "__name__", type(init).__name__)
-        )
+        self.init_name = initializers.describe(init)
         weight = initializer(
             (self.in_features, self.out_features), dtype=self.dtype, rng=as_rng(rng)
         )

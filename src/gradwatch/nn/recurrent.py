@@ -99,12 +99,6 @@ def _tanh(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def _init_label(spec) -> str:
-    if isinstance(spec, str):
-        return spec
-    return getattr(spec, "__name__", type(spec).__name__)
-
-
 def _gate_blocks(spec, rows: int, hidden: int, gates: int, dtype, rng, what: str):
     """A ``(rows, gates * hidden)`` weight whose gate blocks are initialised separately.
 
@@ -117,8 +111,8 @@ def _gate_blocks(spec, rows: int, hidden: int, gates: int, dtype, rng, what: str
         block = np.asarray(initializer((rows, hidden), dtype=dtype, rng=rng))
         if block.shape != (rows, hidden):
             raise ValueError(
-                f"{what} {_init_label(spec)!r} returned shape {block.shape} for "
-                f"gate block {g}, expected {(rows, hidden)}"
+                f"{what} {initializers.describe(spec)!r} returned shape "
+                f"{block.shape} for gate block {g}, expected {(rows, hidden)}"
             )
         blocks.append(block.astype(dtype, copy=False))
     return np.ascontiguousarray(np.concatenate(blocks, axis=1))
@@ -196,8 +190,8 @@ class _RecurrentParameters(Module):
         self.input_size = positive_int(input_size, "input_size")
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.dtype = as_dtype(dtype)
-        self.input_init_name = _init_label(input_init)
-        self.recurrent_init_name = _init_label(recurrent_init)
+        self.input_init_name = initializers.describe(input_init)
+        self.recurrent_init_name = initializers.describe(recurrent_init)
         rng = as_rng(rng)
         G, H = self.gate_count, self.hidden_size
 

@@ -501,6 +501,12 @@ def _structure_remedies(info, summary, n_layers: int) -> list[str]:
     return remedies
 
 
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: capital first letter, full stop at the end."""
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
+
+
 def _clip_remedy() -> str:
     return (
         "clip gradients by global norm before each step: "
@@ -562,7 +568,7 @@ def _remedies(verdict, layers, info, summary, median_update, monitor) -> list[st
                 f"each step changes the weights by only {median_update:.2g} of their "
                 "size: the learning rate may be too low"
             )
-    return remedies
+    return [_sentence(r) for r in remedies]
 
 
 def _weakest_layers(layers) -> str:

@@ -99,6 +99,7 @@ class Optimizer:
             id(p): {} for p in self.params
         }
         self._step_hooks: list[StepHook] = []
+        self._update_buffers: dict[int, np.ndarray] = {}
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (set it to ``None``)."""
@@ -106,7 +107,12 @@ class Optimizer:
             p.grad = None
 
     def register_step_hook(self, hook: StepHook) -> _StepHookHandle:
-        """Call ``hook(optimizer, updates)`` after every ``step()``."""
+        """Call ``hook(optimizer, updates)`` after every ``step()``.
+
+        ``updates`` lists ``(parameter, new value - old value)`` for every
+        parameter the step changed. The update arrays are reused by the next
+        step: a hook that keeps one must copy it.
+        """
         self._step_hooks.append(hook)
         return _StepHookHandle(self._step_hooks, hook)
 
@@ -122,10 +128,18 @@ class Optimizer:
                     f"{type(self).__name__}: gradient of {p.name or 'a parameter'} "
                     f"has shape {p.grad.shape} but its value has {p.value.shape}"
                 )
-            old = p.value.copy() if hooks else None
+            if not hooks:
+                self._update(p, p.grad, self.state[id(p)])
+                continue
+            # One buffer per parameter, reused every step: it holds the old
+            # value, then the update (new - old) that the hooks receive.
+            before = self._update_buffers.get(id(p))
+            if before is None or before.shape != p.value.shape:
+                before = self._update_buffers[id(p)] = np.empty_like(p.value)
+            np.copyto(before, p.value)
             self._update(p, p.grad, self.state[id(p)])
-            if hooks:
-                updates.append((p, p.value - old))
+            np.subtract(p.value, before, out=before)
+            updates.append((p, before))
         for hook in hooks:
             hook(self, updates)
 

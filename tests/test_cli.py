@@ -288,3 +288,127 @@ def test_check_exits_1_when_a_layer_fails(capsys, monkeypatch):
     assert code == 1
     assert "FAILED" in out
     assert "Broken" in err and "please report" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["forecast", "--lr", "inf"], "finite number > 0"),
+        (["forecast", "--lr", "nan"], "finite number > 0"),
+        (["forecast", "--lr", "0"], "finite number > 0"),
+        (["forecast", "--depth", "0"], "from 3 to 200"),
+        (["forecast", "--depth", "1"], "from 3 to 200"),
+        (["depth", "--depths", "1000"], "from 2 to 200"),
+        (["depth", "--depths", "5,,10"], "empty item"),
+        (["recurrent", "--lengths", "10,"], "empty item"),
+    ],
+)
+def test_out_of_range_numbers_are_a_one_line_usage_error(argv, fragment, capsys):
+    code, _, err = run([*argv, "--quiet"], capsys)
+    assert code == 2
+    assert fragment in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        (["--ticker", "IBM"], ("--ticker and --csv", "choose one")),
+    ],
+)
+def test_ticker_together_with_csv_is_refused(tmp_path, capsys, extra, fragments):
+    path = write_prices(tmp_path / "p.csv")
+    code, _, err = run(forecast_args(path, tmp_path, *extra), capsys)
+    assert_one_line_error(code, err, *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--fill", "ffill"], "--fill only apply to a --csv file"),
+        (["--date-column", "Day"], "--date-column only apply to a --csv file"),
+        (["--value-column", "Price"], "choose one of Open, High"),
+    ],
+)
+def test_csv_options_without_csv_are_refused(tmp_path, capsys, extra, fragment):
+    argv = ["forecast", "--out", str(tmp_path / "out"), "--quiet", *extra]
+    code, _, err = run(argv, capsys)
+    assert_one_line_error(code, err, fragment)
+
+
+def test_value_column_chooses_the_bundled_column(tmp_path):
+    args = cli.build_parser().parse_args(
+        ["forecast", "--ticker", "ibm", "--value-column", "Close"]
+    )
+    config = cli._config(args)
+    assert config.forecast.ticker == "IBM"
+    assert config.forecast.value_column == "Close"
+
+
+def test_an_empty_out_is_refused(capsys):
+    code, _, err = run(["depth", "--out", "", "--quiet"], capsys)
+    assert_one_line_error(code, err, "--out is empty")
+
+
+def test_an_out_under_a_regular_file_is_explained(tmp_path, capsys):
+    blocker = tmp_path / "somefile"
+    blocker.write_text("not a folder")
+    code, _, err = run(["depth", "--out", str(blocker / "x"), "--quiet"], capsys)
+    assert_one_line_error(
+        code, err, "cannot create the output folder", "a file", "choose another --out"
+    )
+    assert "Errno" not in err
+
+
+def test_an_internal_error_with_a_blank_message_still_says_something(
+    tmp_path, capsys, monkeypatch
+):
+    import gradwatch.studies
+
+    def broken(*args, **kwargs):
+        raise ValueError(" \n ")
+
+    monkeypatch.setattr(gradwatch.studies, "run_studies", broken)
+    code, _, err = run(["depth", "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "ValueError: ValueError(" in lines[0]
+
+
+def test_sigterm_stops_the_run_like_ctrl_c_and_exits_143(tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    import gradwatch.studies
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(gradwatch.studies, "run_studies", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    code, _, err = run(["depth", "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 143
+    assert err.strip() == "gradwatch: stopped by SIGTERM before any result was written"
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_forecast_help_names_sgd_not_adam(capsys):
+    _, out, _ = run(["forecast", "--help"], capsys)
+    assert "SGD learning rate" in out and "Adam" not in out
+
+
+def test_check_covers_the_losses_and_catches_a_wrong_loss_gradient():
+    from gradwatch import nn
+    from gradwatch.studies import check
+
+    rows = {row["layer"]: row for row in check.run_checks(seed=1)}
+    for name in ("MSELoss", "CrossEntropyLoss", "BCEWithLogitsLoss"):
+        assert rows[name]["passed"] and rows[name]["max_error"] <= 1e-6
+
+    class WrongMSE(nn.MSELoss):
+        def backward(self):
+            return 2.0 * super().backward()
+
+    rng = np.random.default_rng(0)
+    pred, target = rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
+    assert not check._check_loss(WrongMSE(), pred, target, 1.3)["passed"]

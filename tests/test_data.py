@@ -232,3 +232,26 @@ def test_load_price_csv_refuses_mixed_time_zones_with_a_clear_error(tmp_path):
     text = "Date,Close\n2020-01-02T00:00:00+00:00,1\n2020-01-03T00:00:00+05:00,2\n"
     with pytest.raises(DataError, match="could not be read"):
         load_price_csv(write(tmp_path, text))
+
+
+def test_day_first_dates_need_dayfirst_and_the_error_says_so(tmp_path):
+    path = write(tmp_path, "Date,Close\n01/12/2020,10\n13/12/2020,11\n14/12/2020,12\n")
+    with pytest.raises(DataError, match="--dayfirst"):
+        load_price_csv(path)
+    series = load_price_csv(path, dayfirst=True)
+    assert list(series.dates.astype(str)) == ["2020-12-01", "2020-12-13", "2020-12-14"]
+
+
+def test_intraday_timestamps_are_refused_with_one_row_per_day_advice(tmp_path):
+    path = write(
+        tmp_path,
+        "Date,Close\n2020-01-02 09:00,10\n2020-01-02 10:00,11\n2020-01-02 11:00,12\n",
+    )
+    with pytest.raises(DataError, match="intraday timestamps are not supported"):
+        load_price_csv(path)
+
+
+def test_a_daily_close_stamped_with_a_time_is_kept(tmp_path):
+    path = write(tmp_path, "Date,Close\n2020-01-02 16:00,10\n2020-01-03 16:00,11\n")
+    series = load_price_csv(path)
+    assert list(series.dates.astype(str)) == ["2020-01-02", "2020-01-03"]

@@ -204,5 +204,25 @@ def test_history_to_dict_is_json_ready():
         "val_loss": [0.5],
         "steps": 4,
         "diverged": False,
+        "diverged_epoch": None,
         "max_grad_norm": 3.0,
     }
+
+
+def test_fit_records_the_epoch_of_divergence_without_numpy_warnings():
+    x, y = (a.astype(np.float64) for a in regression_data())
+    model = nn.Linear(3, 1, dtype=np.float64, rng=0)
+    # A learning rate this large overflows the weights within a few steps;
+    # the pytest configuration turns any NumPy RuntimeWarning into an error.
+    history = fit(
+        model,
+        nn.MSELoss(),
+        SGD(model.parameters(), lr=1e150),
+        x * 1e100,
+        y,
+        epochs=5,
+        batch_size=len(x),
+    )
+    assert history.diverged
+    assert history.diverged_epoch == history.steps + 1
+    assert history.to_dict()["diverged_epoch"] == history.diverged_epoch

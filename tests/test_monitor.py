@@ -519,3 +519,27 @@ def test_save_refuses_a_json_path_and_load_refuses_foreign_files(tmp_path):
     np.savez(foreign, a=np.zeros(3))
     with pytest.raises(ValueError, match="not a file written by"):
         GradientMonitor.load(foreign)
+
+
+@pytest.mark.parametrize(
+    "content", [b"this is not a monitor\n", b"\x80\x04K\x01.", b"PK\x03\x04garbage"]
+)
+def test_load_of_a_garbage_file_says_it_is_not_a_monitor_file(tmp_path, content):
+    path = tmp_path / "garbage.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="is not a gradwatch monitor file") as caught:
+        GradientMonitor.load(path)
+    assert "pickled" not in str(caught.value)
+
+
+def test_saved_monitor_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    model = small_model()
+    monitor = GradientMonitor(model)
+    one_backward(model, batch=4, features=5, seed=0, dtype=np.float64)
+    path = monitor.save(tmp_path / "run.npz")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

@@ -6,19 +6,23 @@ import json
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 
 from gradwatch import cli
 from gradwatch.data import DataError
 from gradwatch.monitor import GradientMonitor
 from gradwatch.report import OutputExistsError, load_schema
+from gradwatch.report.render import figure_png
 from gradwatch.studies import (
     DepthConfig,
     ForecastConfig,
     RecurrentConfig,
     StudyConfig,
+    figures,
     run_studies,
 )
+from gradwatch.studies.forecast import load_series
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -306,3 +310,89 @@ def test_study_figures_are_built_headless_and_save_as_png(tmp_path):
     ]
     for figure in built:
         assert figure_png(figure)[:8] == PNG_SIGNATURE
+
+
+def test_quick_study_says_it_is_quick_and_labels_the_verdicts(quick_run):
+    _, out = quick_run
+    html = (out / "report.html").read_text()
+    assert "Quick mode: short training, for a first look" in html
+    assert "Verdict (init &rarr; trained)" in html
+
+
+def test_quick_recurrent_gated_cells_beat_the_baseline_and_depth_learns(quick_run):
+    _, out = quick_run
+    studies = json.loads((out / "metrics.json").read_text())["studies"]
+    longest = {
+        r["cell"]: r
+        for r in studies["recurrent"]["runs"]
+        if r["length"] == max(r2["length"] for r2 in studies["recurrent"]["runs"])
+    }
+    assert longest["LSTM"]["mse_vs_baseline"] < 0.5
+    assert longest["GRU"]["mse_vs_baseline"] < 0.5
+    deep = {
+        r["configuration"]: r
+        for r in studies["depth"]["runs"]
+        if r["depth"] == max(studies["depth"]["config"]["depths"])
+    }
+    assert deep["relu / he / residual"]["test_accuracy"] > 0.5
+    assert deep["tanh / small"]["test_accuracy"] < 0.3
+
+
+def test_a_diverging_forecast_is_reported_as_diverged(tmp_path):
+    # The pytest configuration turns any RuntimeWarning into an error, so
+    # this also checks that a diverging run raises no warning.
+    config = tiny_config(lr=1e6, clip_norm=1e30)
+    run = run_studies(["forecast"], tmp_path / "out", config=config)
+    models = run.results[0].metrics["models"]
+    assert any(m["verdict"] == "diverged" for m in models.values())
+    assert any("diverged" in finding for finding in run.results[0].findings)
+    metrics = json.loads(run.metrics_path.read_text())
+    jsonschema.validate(metrics, load_schema())
+    assert metrics["status"] == "complete"
+
+
+def test_force_clears_the_previous_runs_outputs_only(tmp_path):
+    out = tmp_path / "out"
+    (out / "figures").mkdir(parents=True)
+    (out / "monitors").mkdir()
+    (out / "report.html").write_text("old")
+    (out / "figures" / "stale_old.png").write_bytes(b"old")
+    (out / "monitors" / "stale_old.npz").write_bytes(b"old")
+    (out / "monitors" / "stale_old.json").write_text("{}")
+    (out / "monitors" / "mine.json").write_text("{}")
+    (out / "notes.txt").write_text("mine")
+    (out / "figures" / "notes.txt").write_text("mine too")
+    run_studies(["depth"], out, force=True, config=tiny_config())
+    assert not (out / "figures" / "stale_old.png").exists()
+    assert not (out / "monitors" / "stale_old.npz").exists()
+    assert not (out / "monitors" / "stale_old.json").exists()
+    assert (out / "monitors" / "mine.json").exists()
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "figures" / "notes.txt").read_text() == "mine too"
+    assert (out / "report.html").read_text() != "old"
+
+
+def test_a_dollar_sign_in_the_series_name_draws_as_plain_text():
+    dates = np.datetime64("2020-01-01") + np.arange(5)
+    prices = np.linspace(1.0, 2.0, 5)
+    figure = figures.predictions_vs_actual(
+        dates, prices, {"persistence": prices}, title="Price $^$: test period"
+    )
+    assert figure_png(figure)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert figures.literal("a $x$ b") == r"a \$x\$ b"
+
+
+def test_quick_mode_uses_only_the_last_points_of_a_long_series(tmp_path):
+    path = tmp_path / "long.csv"
+    n = 2600
+    rng = np.random.default_rng(1)
+    prices = 20.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    dates = np.datetime64("2000-01-01") + np.arange(n)
+    path.write_text(
+        "Date,Close\n"
+        + "\n".join(f"{d},{p:.4f}" for d, p in zip(dates, prices, strict=True))
+    )
+    series = load_series(ForecastConfig.quick(csv=str(path), value_column="Close"))
+    assert len(series) == 2000
+    assert series.dates[-1] == dates[-1]
+    assert "last 2,000 of 2,600 rows" in series.source

@@ -159,3 +159,19 @@ def test_make_windows_refuses_bad_settings():
         make_windows(series, target="volume")
     with pytest.raises(DataError, match="splits"):
         make_windows(series, splits=(0.5, 0.5, 0.5))
+
+
+def test_check_series_refuses_values_whose_squares_would_overflow():
+    values = np.full(400, 1e300) * np.linspace(1.0, 2.0, 400)
+    dates = np.datetime64("2000-01-01") + np.arange(400)
+    series = PriceSeries(dates=dates, values=values, name="Close", source="test")
+    with pytest.raises(DataError, match="overflow the squared errors"):
+        check_series(series, 20, 1, "price")
+
+
+def test_a_too_long_horizon_is_advised_to_shorten_the_horizon_too():
+    values = np.linspace(1.0, 2.0, 50)
+    dates = np.datetime64("2000-01-01") + np.arange(50)
+    series = PriceSeries(dates=dates, values=values, name="Close", source="test")
+    with pytest.raises(DataError, match="shorter --lookback or --horizon"):
+        check_series(series, 5, 3000, "return")

@@ -4,13 +4,15 @@ This is the only module that talks to the terminal: progress bars and the
 summary table go through rich (on stderr and stdout respectively), and every
 error the user can fix is one plain line on stderr. Exit codes: 0 success,
 1 internal failure (a bug: please report it), 2 bad input or usage,
-130 interrupted with Ctrl-C.
+130 interrupted with Ctrl-C, 143 stopped by SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
+import signal
 import sys
 import textwrap
 import traceback
@@ -19,6 +21,22 @@ from pathlib import Path
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 143
+
+#: Ranges of the numeric options: wide enough for any sensible study, narrow
+#: enough that a typo (an extra zero) is refused before minutes of training.
+DEPTH_RANGE = (3, 200)
+DEPTHS_RANGE = (2, 200)
+LENGTHS_RANGE = (2, 1000)
+EPOCHS_RANGE = (1, 1000)
+HIDDEN_RANGE = (1, 1024)
+DAYS_RANGE = (1, 1000)
+LR_MAX = 10.0
+
+QUICK_NOTE = (
+    "quick mode: short training, for a first look; run without --quick for the "
+    "full study"
+)
 
 DEFAULT_OUT = "gradwatch-out"
 
@@ -26,52 +44,72 @@ DEFAULT_OUT = "gradwatch-out"
 # -- argument types ----------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a whole number, got {text!r}"
         ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+
+
+def _int_in(low: int, high: int):
+    """An argument type accepting whole numbers from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        value = _whole_number(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {low} to {high}, got {value}"
+            )
+        return value
+
+    return parse
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number, got {text!r}"
-        ) from None
+    value = _whole_number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"a seed must be >= 0, got {value}")
     return value
 
 
-def _positive_float(text: str) -> float:
+def _learning_rate(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    if not (math.isfinite(value) and 0 < value <= LR_MAX):
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number > 0 and at most {LR_MAX:g}, got {text}"
+        )
     return value
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    values = tuple(
-        _positive_int(part.strip()) for part in text.split(",") if part.strip()
-    )
-    if not values:
-        raise argparse.ArgumentTypeError(
-            "expected comma-separated numbers, e.g. 5,10,20"
-        )
-    return values
+def _int_list(low: int, high: int):
+    """An argument type for comma-separated whole numbers in a range."""
+    item = _int_in(low, high)
+
+    def parse(text: str) -> tuple[int, ...]:
+        parts = [part.strip() for part in text.split(",")]
+        if any(not part for part in parts):
+            raise argparse.ArgumentTypeError(
+                f"empty item in {text!r}; expected comma-separated numbers, "
+                "e.g. 5,10,20"
+            )
+        return tuple(item(part) for part in parts)
+
+    return parse
 
 
 # -- the parser ----------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}; see '{self.prog} --help'\n")
 
 
 def _epilog(text: str) -> str:
@@ -101,7 +139,8 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--quick",
         action="store_true",
-        help="small sizes: a run of seconds, for a first look or tests",
+        help="short training, for a first look (under 30 seconds); run without "
+        "it for the full study",
     )
 
 
@@ -117,7 +156,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gradwatch`` and its subcommands."""
     raw = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gradwatch",
         description="See where gradients vanish or explode, and what fixes them.",
         formatter_class=raw,
@@ -146,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
         "metrics.json, figures/ and monitors/ to the output folder.",
         epilog=_epilog("""
             examples:
-              gradwatch study                       full run (about 2-3 minutes)
-              gradwatch study --quick               small sizes (under 30 seconds)
+              gradwatch study                       full run (about a minute on 2 cores)
+              gradwatch study --quick               short training (under 30 seconds)
               gradwatch study --out results --seed 1
               gradwatch study --out results --force overwrite an earlier report
         """),
@@ -179,23 +218,27 @@ def build_parser() -> argparse.ArgumentParser:
     data = forecast.add_argument_group("data")
     data.add_argument(
         "--ticker",
-        default="AAPL",
         help="bundled series: AAPL, GOOG, IBM or MSFT (default: AAPL)",
     )
     data.add_argument(
         "--csv", metavar="FILE", help="your own prices instead (CSV file)"
     )
     data.add_argument(
+        "--value-column",
+        metavar="NAME",
+        help="price column: of --csv (default: Close), or of the bundled "
+        "series: Open, High, Low, Close or Adj Close (default: Adj Close)",
+    )
+    data.add_argument(
         "--date-column",
-        default="Date",
         metavar="NAME",
         help="date column of --csv (default: Date)",
     )
     data.add_argument(
-        "--value-column",
-        default="Close",
-        metavar="NAME",
-        help="price column of --csv (default: Close)",
+        "--dayfirst",
+        action="store_true",
+        help="dates of --csv are written day first (31/12/2020); needed when "
+        "no day is above 12, as such a file cannot be told apart",
     )
     data.add_argument(
         "--fill",
@@ -206,13 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     model = forecast.add_argument_group("windows and training")
     model.add_argument(
         "--lookback",
-        type=_positive_int,
+        type=_int_in(*DAYS_RANGE),
         metavar="L",
         help="past days each window sees (default: 20)",
     )
     model.add_argument(
         "--horizon",
-        type=_positive_int,
+        type=_int_in(*DAYS_RANGE),
         metavar="H",
         help="days ahead to predict (default: 1)",
     )
@@ -221,18 +264,22 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("return", "price"),
         help="what the models predict (default: return)",
     )
-    model.add_argument("--epochs", type=_positive_int, help="training epochs")
+    model.add_argument("--epochs", type=_int_in(*EPOCHS_RANGE), help="training epochs")
     model.add_argument(
         "--depth",
-        type=_positive_int,
-        help="Linear layers of the two MLPs (default: 16)",
+        type=_int_in(*DEPTH_RANGE),
+        help="Linear layers of the two MLPs, 3 to 200 (default: 16)",
     )
     model.add_argument(
         "--hidden",
-        type=_positive_int,
+        type=_int_in(*HIDDEN_RANGE),
         help="hidden units of RNN/LSTM/GRU (default: 32)",
     )
-    model.add_argument("--lr", type=_positive_float, help="Adam learning rate")
+    model.add_argument(
+        "--lr",
+        type=_learning_rate,
+        help="SGD learning rate, all five models (default: 0.01)",
+    )
     _output_options(forecast)
     _common_options(forecast)
 
@@ -252,11 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     depth.add_argument(
         "--depths",
-        type=_int_list,
+        type=_int_list(*DEPTHS_RANGE),
         metavar="LIST",
-        help="comma-separated depths (default: 5,10,20)",
+        help="comma-separated depths, each 2 to 200 (default: 5,10,20)",
     )
-    depth.add_argument("--epochs", type=_positive_int, help="training epochs")
+    depth.add_argument("--epochs", type=_int_in(*EPOCHS_RANGE), help="training epochs")
     _output_options(depth)
     _common_options(depth)
 
@@ -275,12 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recurrent.add_argument(
         "--lengths",
-        type=_int_list,
+        type=_int_list(*LENGTHS_RANGE),
         metavar="LIST",
-        help="comma-separated sequence lengths (default: 10,25,50)",
+        help="comma-separated sequence lengths, each 2 to 1000 (default: 10,25,50)",
     )
-    recurrent.add_argument("--epochs", type=_positive_int, help="training epochs")
-    recurrent.add_argument("--hidden", type=_positive_int, help="hidden units")
+    recurrent.add_argument(
+        "--epochs", type=_int_in(*EPOCHS_RANGE), help="training epochs"
+    )
+    recurrent.add_argument("--hidden", type=_int_in(*HIDDEN_RANGE), help="hidden units")
     _output_options(recurrent)
     _common_options(recurrent)
 
@@ -317,13 +366,7 @@ def _config(args):
 
     config = StudyConfig.for_mode(args.quick)
     if args.command == "forecast":
-        changes = {
-            "ticker": args.ticker,
-            "csv": args.csv,
-            "date_column": args.date_column,
-            "value_column": args.value_column,
-            "fill": args.fill,
-        }
+        changes = _data_changes(args)
         for name in (
             "lookback",
             "horizon",
@@ -335,14 +378,10 @@ def _config(args):
         ):
             if getattr(args, name) is not None:
                 changes[name] = getattr(args, name)
-        if args.depth is not None and args.depth < 3:
-            raise _UsageError("--depth must be at least 3 for the residual MLP")
         config.forecast = replace(config.forecast, **changes)
     elif args.command == "depth":
         changes = {}
         if args.depths is not None:
-            if min(args.depths) < 2:
-                raise _UsageError("every depth in --depths must be at least 2")
             changes["depths"] = args.depths
         if args.epochs is not None:
             changes["epochs"] = args.epochs
@@ -350,8 +389,6 @@ def _config(args):
     elif args.command == "recurrent":
         changes = {}
         if args.lengths is not None:
-            if min(args.lengths) < 2:
-                raise _UsageError("every length in --lengths must be at least 2")
             changes["lengths"] = args.lengths
         for name in ("epochs", "hidden"):
             if getattr(args, name) is not None:
@@ -360,8 +397,70 @@ def _config(args):
     return config
 
 
+def _data_changes(args) -> dict:
+    """The forecast's data options, refusing combinations that would be ignored."""
+    if args.csv is not None:
+        if args.ticker is not None:
+            raise _UsageError(
+                "--ticker and --csv both choose the prices; choose one of them"
+            )
+        return {
+            "csv": args.csv,
+            "value_column": args.value_column or "Close",
+            "date_column": args.date_column or "Date",
+            "fill": args.fill,
+            "dayfirst": args.dayfirst,
+        }
+    csv_only = [
+        option
+        for option, given in (
+            ("--date-column", args.date_column is not None),
+            ("--fill", args.fill is not None),
+            ("--dayfirst", args.dayfirst),
+        )
+        if given
+    ]
+    if csv_only:
+        raise _UsageError(
+            f"{', '.join(csv_only)} only apply to a --csv file; give --csv FILE "
+            "or leave them out"
+        )
+    from .data.stocks import COLUMNS
+
+    column = args.value_column or "Adj Close"
+    if column not in COLUMNS:
+        raise _UsageError(
+            f"--value-column {column!r} is not a column of the bundled prices; "
+            f"choose one of {', '.join(COLUMNS)}"
+        )
+    return {"ticker": (args.ticker or "AAPL").upper(), "value_column": column}
+
+
+def _check_out(out: str) -> None:
+    """Refuse an empty --out and a folder that cannot be created, in plain words."""
+    if not out.strip():
+        raise _UsageError("--out is empty; give the name of an output folder")
+    path = Path(out)
+    for parent in (path, *path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                where = (
+                    "is a file" if parent == path else f"lies under {parent}, a file"
+                )
+                raise _UsageError(
+                    f"cannot create the output folder {path}: it {where}; choose "
+                    "another --out"
+                )
+            break
+
+
 class _UsageError(ValueError):
     """A combination of options that cannot work (exit status 2)."""
+
+
+class _Terminated(KeyboardInterrupt):
+    """Raised by the SIGTERM handler: stops the run as Ctrl-C does, keeping
+    the finished studies."""
 
 
 # -- commands ------------------------------------------------------------------------
@@ -424,6 +523,7 @@ def _run_study(args, names) -> int:
 
     from .studies import run_studies
 
+    _check_out(args.out)
     config = _config(args)
     console = Console()
     bars = _ProgressBars(args.quiet)
@@ -446,11 +546,17 @@ def _run_study(args, names) -> int:
         bars.stop()
     if not args.quiet:
         table = Table(title="gradwatch summary")
-        for column in ("study", "model", "verdict", "key figures"):
+        for column in (
+            "study",
+            "model",
+            "verdict (init \u2192 trained)",
+            "key figures",
+        ):
             table.add_column(column)
         for result in run.results:
             for row in result.summary_rows:
-                color = "green" if row["verdict"] == "healthy" else "red"
+                final = row["verdict"].split("\u2192")[-1].strip()
+                color = "green" if final == "healthy" else "red"
                 table.add_row(
                     result.name,
                     row["model"],
@@ -458,6 +564,8 @@ def _run_study(args, names) -> int:
                     row["metric"],
                 )
         console.print(table)
+        if args.quick:
+            console.print(f"[yellow]{QUICK_NOTE}[/]")
         console.print(f"report: {run.report_path}\nmetrics: {run.metrics_path}")
     return EXIT_OK
 
@@ -511,50 +619,90 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Python warnings go to the log, shown only with --debug: what matters
+    # to the user (a diverged run, say) is in the summary and the report.
+    logging.captureWarnings(True)
+    if not args.debug:
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
     from .data import DataError
     from .report import OutputExistsError
 
+    previous = signal.getsignal(signal.SIGTERM)
     try:
-        if args.command == "check":
-            return _run_check(args)
-        names = (
-            ("forecast", "depth", "recurrent")
-            if args.command == "study"
-            else (args.command,)
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:
+        # Not the main thread (e.g. main() called from a test runner thread).
+        previous = None
+    try:
+        return _dispatch(args)
+    except (DataError, OutputExistsError, _UsageError) as error:
+        print(f"gradwatch: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except NotADirectoryError as error:
+        print(
+            f"gradwatch: cannot create the output folder {args.out}: a part of "
+            f"{error.filename or 'that path'} is a file; choose another --out",
+            file=sys.stderr,
         )
-        return _run_study(args, names)
-    except (DataError, OutputExistsError, NotADirectoryError, _UsageError) as error:
-        print(f"gradwatch: {error}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:
         where = f" {error.filename}" if error.filename else ""
         print(
-            f"gradwatch: cannot write{where} ({error.strerror or error}); choose "
-            "another folder with --out",
+            f"gradwatch: cannot write{where} ({error.strerror or _one_line(error)}); "
+            "choose another folder with --out",
             file=sys.stderr,
         )
         return EXIT_USAGE
+    except _Terminated:
+        print(f"gradwatch: stopped by SIGTERM{_partial(args)}", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
-        out = getattr(args, "out", None)
-        if out and (Path(out) / "metrics.json").exists():
-            where = f"; partial results in {Path(out)}"
-        elif out:
-            where = " before any result was written"
-        else:
-            where = ""
-        print(f"gradwatch: interrupted{where}", file=sys.stderr)
+        print(f"gradwatch: interrupted{_partial(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:
         if args.debug:
             traceback.print_exc()
-        message = str(error).splitlines()[0] if str(error) else ""
         print(
-            f"gradwatch: internal error ({type(error).__name__}: {message}); "
-            "please report this, with the output of the same command run with "
-            "--debug",
+            f"gradwatch: internal error ({type(error).__name__}: "
+            f"{_one_line(error)}); please report this, with the output of the "
+            "same command run with --debug",
             file=sys.stderr,
         )
         return EXIT_FAILURE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception's message on one line; its repr when the message is blank."""
+    text = " ".join(str(error).split())
+    return text or repr(error)
+
+
+def _partial(args) -> str:
+    """Where the partial results of an interrupted run are, as a clause."""
+    out = getattr(args, "out", None)
+    if out and (Path(out) / "metrics.json").exists():
+        return f"; partial results in {Path(out)}"
+    if out:
+        return " before any result was written"
+    return ""
+
+
+def _dispatch(args) -> int:
+    if args.command == "check":
+        return _run_check(args)
+    names = (
+        ("forecast", "depth", "recurrent")
+        if args.command == "study"
+        else (args.command,)
+    )
+    return _run_study(args, names)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ class FitHistory:
         Optimiser steps taken.
     diverged : bool
         True when a loss became NaN or infinite and training stopped early.
+    diverged_epoch : int or None
+        The epoch (counted from 1) in which that happened.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -58,6 +60,7 @@ class FitHistory:
     grad_norm: list[float] = field(default_factory=list)
     steps: int = 0
     diverged: bool = False
+    diverged_epoch: int | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready: non-finite numbers become ``None``."""
@@ -71,6 +74,7 @@ class FitHistory:
             "val_loss": clean(self.val_loss),
             "steps": self.steps,
             "diverged": self.diverged,
+            "diverged_epoch": self.diverged_epoch,
             "max_grad_norm": max(finite_norms) if finite_norms else None,
         }
 
@@ -146,6 +150,11 @@ def fit(
     Returns
     -------
     FitHistory
+        When a mini-batch loss becomes NaN or infinite, training stops there
+        and ``diverged`` / ``diverged_epoch`` say so. NumPy's floating-point
+        warnings (overflow, invalid value) are silenced during training: a
+        diverging run is reported through the history, not through a stream
+        of warnings.
     """
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
@@ -159,31 +168,62 @@ def fit(
     history = FitHistory()
     model.train()
 
-    for epoch in range(epochs):
-        losses = []
-        for rows in _batches(len(x), batch_size, generator):
-            optimizer.zero_grad()
-            loss_value = loss.forward(model(x[rows]), y[rows])
-            if not math.isfinite(loss_value):
-                logger.warning(
-                    "loss became %s at epoch %d; stopping", loss_value, epoch
-                )
-                history.diverged = True
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(epochs):
+            _train_epoch(
+                model,
+                loss,
+                optimizer,
+                x,
+                y,
+                batch_size,
+                clip_norm,
+                generator,
+                history,
+                epoch,
+                total,
+                progress,
+            )
+            if x_val is not None and y_val is not None:
+                history.val_loss.append(evaluate(model, loss, x_val, y_val))
+            if history.diverged:
                 break
-            model.backward(loss.backward())
-            if clip_norm is not None:
-                norm = clip_grad_norm(
-                    model.parameters(), clip_norm, error_if_nonfinite=False
-                )
-                history.grad_norm.append(float(norm))
-            optimizer.step()
-            losses.append(loss_value)
-            history.steps += 1
-            if progress is not None:
-                progress(history.steps, total)
-        history.train_loss.append(float(np.mean(losses)) if losses else math.nan)
-        if x_val is not None and y_val is not None:
-            history.val_loss.append(evaluate(model, loss, x_val, y_val))
-        if history.diverged:
-            break
     return history
+
+
+def _train_epoch(
+    model,
+    loss,
+    optimizer,
+    x,
+    y,
+    batch_size,
+    clip_norm,
+    generator,
+    history,
+    epoch,
+    total,
+    progress,
+) -> None:
+    """One pass over the shuffled mini-batches; stops at a non-finite loss."""
+    losses = []
+    for rows in _batches(len(x), batch_size, generator):
+        optimizer.zero_grad()
+        loss_value = loss.forward(model(x[rows]), y[rows])
+        if not math.isfinite(loss_value):
+            logger.info("loss became %s in epoch %d; stopping", loss_value, epoch + 1)
+            history.diverged = True
+            history.diverged_epoch = epoch + 1
+            break
+        model.backward(loss.backward())
+        if clip_norm is not None:
+            norm = clip_grad_norm(
+                model.parameters(), clip_norm, error_if_nonfinite=False
+            )
+            history.grad_norm.append(float(norm))
+        optimizer.step()
+        losses.append(loss_value)
+        history.steps += 1
+        if progress is not None:
+            progress(history.steps, total)
+    history.train_loss.append(float(np.mean(losses)) if losses else math.nan)

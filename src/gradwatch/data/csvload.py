@@ -162,22 +162,27 @@ def _is_missing(cell: str) -> bool:
     return cell.strip().lower() in MISSING_MARKERS
 
 
-def _parse_dates(cells: list[str], path: Path, column: str) -> np.ndarray:
+def _parse_dates(
+    cells: list[str], path: Path, column: str, dayfirst: bool = False
+) -> np.ndarray:
     """Dates as datetime64[D] (the calendar day as written); NaT where unparseable.
 
     Raises
     ------
     DataError
-        When pandas refuses the column as a whole (e.g. mixed time zones).
+        When pandas refuses the column as a whole (e.g. mixed time zones),
+        or when the column holds times of day (intraday data).
     """
     try:
         with warnings.catch_warnings():
             # pandas warns when it falls back to parsing element by element.
             warnings.simplefilter("ignore", UserWarning)
-            parsed = pd.to_datetime(pd.Series(cells, dtype=object), errors="coerce")
+            parsed = pd.to_datetime(
+                pd.Series(cells, dtype=object), errors="coerce", dayfirst=dayfirst
+            )
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_localize(None)
-        return parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+        stamps = parsed.to_numpy(dtype="datetime64[ns]")
     except (ValueError, TypeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         if "timezone" in reason.lower():
@@ -187,12 +192,33 @@ def _parse_dates(cells: list[str], path: Path, column: str) -> np.ndarray:
             "write every date in one format without time zones, e.g. 2013-03-01"
         ) from None
 
+    # Times of day with several rows on one calendar day mean intraday data
+    # (hourly bars, or times without dates), which would collapse into
+    # repeated days. A single time per day (a daily close stamped 16:00, or
+    # a time-zone offset) is fine: the calendar day is kept as written.
+    known = stamps[~np.isnat(stamps)]
+    days = stamps.astype("datetime64[D]")
+    known_days = known.astype("datetime64[D]")
+    if np.any(known != known_days) and len(np.unique(known_days)) < len(known_days):
+        first = next(
+            i
+            for i, (s, d) in enumerate(zip(stamps, days, strict=True))
+            if not np.isnat(s) and s != d
+        )
+        raise DataError(
+            f"{path}: column {column!r} holds times of day (e.g. {cells[first]!r}); "
+            "intraday timestamps are not supported; give one row per day"
+        )
+    return days
+
 
 def load_price_csv(
     path: str | Path,
     date_column: str = "Date",
     value_column: str = "Close",
     fill: str | None = None,
+    *,
+    dayfirst: bool = False,
 ) -> PriceSeries:
     """Read one daily series from a CSV file, refusing anything doubtful.
 
@@ -210,6 +236,10 @@ def load_price_csv(
         ``None`` refuses them, ``"ffill"`` repeats the last known value
         (leading missing values are dropped), ``"drop"`` drops those rows.
         A missing date is only accepted with ``"drop"``.
+    dayfirst : bool
+        Read ambiguous dates such as ``03/04/2020`` day first (3 April).
+        Without it they are read month first; a day-first file whose days
+        are all 12 or less cannot be told apart and needs this flag.
 
     Returns
     -------
@@ -278,7 +308,10 @@ def load_price_csv(
     dates = np.full(len(rows), np.datetime64("NaT"), dtype="datetime64[D]")
     present = ~missing_date
     dates[present] = _parse_dates(
-        [c for c, p in zip(date_cells, present, strict=True) if p], path, date_column
+        [c for c, p in zip(date_cells, present, strict=True) if p],
+        path,
+        date_column,
+        dayfirst,
     )
     unparsed = [
         (int(lines[i]), date_cells[i])
@@ -289,6 +322,12 @@ def load_price_csv(
             f"{path}: {len(unparsed)} date(s) in column {date_column!r} could not "
             f"be parsed, first at {_quote(unparsed)}; write every date in one "
             "format, e.g. 2013-03-01"
+            + (
+                ""
+                if dayfirst
+                else " (if the file writes the day first, as in 31/12/2020, pass "
+                "--dayfirst)"
+            )
         )
 
     keep = present.copy()

@@ -50,6 +50,10 @@ TARGETS = ("return", "price")
 SPLIT_NAMES = ("train", "val", "test")
 DEFAULT_SPLITS = (0.7, 0.15, 0.15)
 
+#: The largest value (in absolute size) a series may hold: squared errors of
+#: values near 1e154 already overflow float64, so far smaller is demanded.
+MAX_ABS_VALUE = 1e15
+
 
 def sliding_window_indices(
     n_points: int, lookback: int, horizon: int
@@ -243,11 +247,21 @@ def check_series(
         Unknown target; a constant series; zero or negative prices with
         ``target="return"`` (a log return needs positive prices); a series
         too short for the lookback, horizon and splits (the message gives
-        the minimum length).
+        the minimum length); values so large (beyond ``MAX_ABS_VALUE``) that
+        their squares, and so the mean squared errors, would overflow.
     """
     if target not in TARGETS:
         raise DataError(f"target must be 'return' or 'price', got {target!r}")
     values = series.values
+    huge = np.flatnonzero(np.abs(values) > MAX_ABS_VALUE)
+    if huge.size:
+        shown = ", ".join(f"{series.dates[i]} ({values[i]:g})" for i in huge[:3])
+        raise DataError(
+            f"{series.name} from {series.source} has {huge.size} value(s) beyond "
+            f"{MAX_ABS_VALUE:g} in size, first on {shown}; such values overflow the "
+            "squared errors: check the column, or rescale it (e.g. thousands of "
+            "units) before training"
+        )
     if values.size and np.all(values == values[0]):
         raise DataError(
             f"{series.name} from {series.source} is constant (every value is "
@@ -268,7 +282,8 @@ def check_series(
             f"{series.name} from {series.source} has {len(values)} values, but "
             f"lookback {lookback}, horizon {horizon} and target {target!r} need at "
             f"least {needed} so that training, validation and test each hold "
-            "whole windows; use a shorter --lookback or a longer series"
+            "whole windows; use a shorter --lookback or --horizon, or a longer "
+            "series"
         )
 
 

@@ -44,9 +44,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 import warnings
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -54,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import theory
+from .._files import atomic_write
 from .._validation import positive_int
 from ..nn.activations import Activation, ReLU, Sigmoid, Tanh
 from ..nn.linear import Linear
@@ -926,16 +926,30 @@ class GradientMonitor:
             summary["scalars"] = self.scalars()
             summary["diagnosis"] = self.diagnose().to_dict()
 
-        _atomic_write(path, lambda f: np.savez(f, **arrays))
+        atomic_write(path, lambda f: np.savez(f, **arrays))
         text = json.dumps(_json_safe(summary), indent=2, allow_nan=False)
-        _atomic_write(json_path, lambda f: f.write(text.encode()))
+        atomic_write(json_path, text)
         return path
 
     @classmethod
     def load(cls, path) -> GradientMonitor:
         """A read-only monitor with the history saved by ``save``."""
         path = Path(path)
-        with np.load(path, allow_pickle=False) as stored:
+        try:
+            stored = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+            if isinstance(error, FileNotFoundError):
+                raise
+            raise ValueError(
+                f"{path} is not a gradwatch monitor file (it could not be read as "
+                "one; give a .npz file written by GradientMonitor.save)"
+            ) from None
+        if not hasattr(stored, "files"):
+            raise ValueError(
+                f"{path} is not a gradwatch monitor file (it holds a single array; "
+                "give a .npz file written by GradientMonitor.save)"
+            )
+        with stored:
             if "format" not in stored or str(stored["format"]) != "gradwatch.monitor/1":
                 raise ValueError(
                     f"{path} is not a file written by GradientMonitor.save"
@@ -1034,24 +1048,6 @@ def _norm(grads: list[np.ndarray]) -> float:
         return math.nan if any(np.isnan(f).any() for f in flats) else math.inf
     scale = max(float(np.max(np.abs(f))) for f in flats if f.size)
     return scale * math.sqrt(sum(float((f / scale) @ (f / scale)) for f in flats))
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(file)`` to a temporary file, then move it to ``path``."""
-    folder = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=folder
-    )
-    try:
-        with os.fdopen(handle, "wb") as f:
-            write(f)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
 
 
 def _prediction_to_dict(prediction: theory.Prediction) -> dict:

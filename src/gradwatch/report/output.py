@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
+from .._files import atomic_write
 from .render import build_metrics, figure_png, package_versions, render_html
 from .results import StudyResult
 
@@ -35,20 +35,25 @@ class OutputExistsError(FileExistsError):
     """The output folder already holds a report and overwriting was not asked for."""
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+def _clear_previous_run(out_dir: Path) -> None:
+    """Delete the files an earlier gradwatch run wrote into ``out_dir``.
+
+    Only the names gradwatch itself writes: the report, the metrics, PNG
+    files in ``figures/``, monitor files (``.npz`` and the ``.json`` summary
+    beside each) in ``monitors/``. A user's own files, even inside those
+    folders, stay.
+    """
+    for name in REPORT_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+    for folder, pattern in (("figures", "*.png"), ("monitors", "*.npz")):
+        if (out_dir / folder).is_dir():
+            for path in (out_dir / folder).glob(pattern):
+                if path.is_file():
+                    # A monitor's summary is written beside it with .json.
+                    if folder == "monitors":
+                        path.with_suffix(".json").unlink(missing_ok=True)
+                    path.unlink()
+    logger.info("removed the previous report files from %s", out_dir)
 
 
 class ReportWriter:
@@ -61,9 +66,11 @@ class ReportWriter:
     config : dict
         The run's configuration (seed, quick, options), stored in metrics.json.
     force : bool
-        Overwrite an existing report. Without it, a folder that already
-        holds ``report.html`` or ``metrics.json`` raises
-        :class:`OutputExistsError`.
+        Overwrite an existing report: the earlier run's ``report.html``,
+        ``metrics.json``, ``figures/*.png`` and ``monitors/*.npz`` are deleted
+        first, so no stale figure is left beside the new ones; nothing else
+        in the folder is touched. Without it, a folder that already holds
+        ``report.html`` or ``metrics.json`` raises :class:`OutputExistsError`.
 
     Raises
     ------
@@ -85,6 +92,8 @@ class ReportWriter:
                 f"{self.out_dir} already holds a report ({', '.join(existing)}); "
                 "choose another folder with --out DIR or pass --force to overwrite it"
             )
+        if existing:
+            _clear_previous_run(self.out_dir)
         self.config = config
         self.results: list[StudyResult] = []
         self.pngs: dict[str, dict[str, bytes]] = {}

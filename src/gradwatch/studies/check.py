@@ -1,8 +1,12 @@
-"""Gradient check of every layer type, as run by ``gradwatch check``.
+"""Gradient check of every layer type and loss, as run by ``gradwatch check``.
 
 Each layer is built in float64 with small sizes and compared with central
 finite differences under a random upstream gradient
-(``gradwatch.gradcheck``), for the input and every parameter.
+(``gradwatch.gradcheck``), for the input and every parameter. Each loss is
+checked the same way with respect to its prediction: its scalar value is
+scaled by a random upstream factor ``g`` and the analytic gradient
+``g * loss.backward()`` is compared with ``numerical_gradient`` of
+``g * loss.forward(pred, target)``.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..gradcheck import gradcheck
+from ..gradcheck import gradcheck, numerical_gradient, relative_error
 
 __all__ = ["run_checks"]
 
@@ -63,8 +67,52 @@ def _cases(rng: np.random.Generator):
         )
 
 
+#: Largest relative error a check accepts (as in ``gradwatch.gradcheck``).
+TOLERANCE = 1e-6
+
+
+def _loss_cases(rng: np.random.Generator):
+    """(name, loss, prediction, target) for every loss, float64."""
+    yield (
+        "MSELoss",
+        nn.MSELoss(),
+        rng.standard_normal((5, 3)),
+        rng.standard_normal((5, 3)),
+    )
+    yield (
+        "CrossEntropyLoss",
+        nn.CrossEntropyLoss(),
+        rng.standard_normal((5, 4)),
+        rng.integers(0, 4, size=5),
+    )
+    yield (
+        "BCEWithLogitsLoss",
+        nn.BCEWithLogitsLoss(),
+        rng.standard_normal((5, 3)),
+        rng.uniform(0.0, 1.0, size=(5, 3)),
+    )
+
+
+def _check_loss(loss, pred: np.ndarray, target: np.ndarray, upstream: float) -> dict:
+    """Analytic against central-difference gradient of ``upstream * loss``."""
+    loss.forward(pred, target)
+    analytic = upstream * loss.backward()
+    numeric = numerical_gradient(lambda: upstream * loss.forward(pred, target), pred)
+    difference = np.abs(analytic - numeric)
+    error = relative_error(analytic, numeric)
+    return {
+        "max_error": float(error),
+        "worst": "input",
+        "worst_index": tuple(
+            int(i)
+            for i in np.unravel_index(int(np.argmax(difference)), difference.shape)
+        ),
+        "passed": bool(error <= TOLERANCE),
+    }
+
+
 def run_checks(seed: int = 0) -> list[dict]:
-    """Gradient-check every layer type.
+    """Gradient-check every layer type and every loss.
 
     Returns
     -------
@@ -85,4 +133,7 @@ def run_checks(seed: int = 0) -> list[dict]:
                 "passed": result.passed,
             }
         )
+    for name, loss, pred, target in _loss_cases(rng):
+        upstream = float(rng.uniform(0.5, 2.0)) * float(rng.choice((-1.0, 1.0)))
+        rows.append({"layer": name, **_check_loss(loss, pred, target, upstream)})
     return rows

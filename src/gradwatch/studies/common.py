@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["Progress", "layer_rms_history", "max_grad_norm", "model_rng", "silent"]
+__all__ = [
+    "DIVERGED",
+    "Progress",
+    "layer_rms_history",
+    "max_grad_norm",
+    "model_rng",
+    "monitor_readout",
+    "silent",
+    "verdict_change",
+]
+
+#: The verdict of a run whose loss became NaN or infinite during training.
+DIVERGED = "diverged"
 
 #: ``progress(label, done, total)``: called after each training step.
 Progress = Callable[[str, int, int], None]
@@ -50,3 +63,48 @@ def max_grad_norm(monitor) -> float:
     biases = np.asarray(monitor.history("bias_norm"), dtype=np.float64)
     squared = np.nansum(weights**2, axis=1) + np.nansum(biases**2, axis=1)
     return float(np.sqrt(squared.max())) if squared.size else float("nan")
+
+
+def monitor_readout(monitor, history) -> dict:
+    """The monitor's verdicts and gradient ratios, also for a diverged run.
+
+    Parameters
+    ----------
+    monitor : GradientMonitor
+        Detached after training.
+    history : gradwatch.training.FitHistory
+
+    Returns
+    -------
+    dict
+        ``verdict`` (after training; ``"diverged"`` when the loss became
+        NaN or infinite), ``verdict_init``, ``gradient_ratio_init``,
+        ``gradient_ratio_final`` (NaN when nothing finite was recorded),
+        ``diagnosis`` (``GradientMonitor.diagnose().to_dict()`` or None),
+        ``recorded`` (steps the monitor recorded).
+    """
+    recorded = len(monitor.steps)
+    readout = {
+        "verdict": DIVERGED,
+        "verdict_init": DIVERGED,
+        "gradient_ratio_init": math.nan,
+        "gradient_ratio_final": math.nan,
+        "diagnosis": None,
+        "recorded": recorded,
+    }
+    if recorded == 0:
+        return readout
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        readout["verdict_init"] = monitor.diagnose(step=0).verdict
+        readout["gradient_ratio_init"] = float(monitor.gradient_ratio(step=0))
+        readout["gradient_ratio_final"] = float(monitor.gradient_ratio(step=-1))
+        if not history.diverged:
+            diagnosis = monitor.diagnose()
+            readout["verdict"] = diagnosis.verdict
+            readout["diagnosis"] = diagnosis.to_dict()
+    return readout
+
+
+def verdict_change(before: str, after: str) -> str:
+    """``"vanishing \u2192 healthy"``: the verdict at initialisation, then after."""
+    return f"{before} \u2192 {after}"

@@ -29,7 +29,14 @@ from ..optim import SGD
 from ..report import StudyResult, Table
 from ..training import fit, predict
 from . import figures
-from .common import Progress, model_rng, silent
+from .common import (
+    DIVERGED,
+    Progress,
+    model_rng,
+    monitor_readout,
+    silent,
+    verdict_change,
+)
 from .models import mlp
 
 __all__ = ["CONFIGURATIONS", "DepthConfig", "predicted_ratio", "run_depth"]
@@ -81,7 +88,10 @@ class DepthConfig:
 
     @classmethod
     def quick(cls, **overrides) -> DepthConfig:
-        settings = dict(depths=(4, 12), n_samples=600, epochs=2, every=5)
+        # Two depths but the whole data set and enough epochs for the healthy
+        # networks to reach good accuracy while the vanishing ones stay near
+        # chance.
+        settings = dict(depths=(4, 12), epochs=5, every=5)
         settings.update(overrides)
         return cls(**settings)
 
@@ -162,7 +172,9 @@ def run_depth(
                 progress=lambda d, t, run_label=run_label: progress(run_label, d, t),
             )
             monitor.detach()
-            diagnosis = monitor.diagnose()
+            readout = monitor_readout(monitor, history)
+            with np.errstate(over="ignore", invalid="ignore"):
+                accuracy = _accuracy(model, data.x_test, data.y_test)
             runs.append(
                 {
                     "configuration": label,
@@ -171,17 +183,18 @@ def run_depth(
                     "batchnorm": batchnorm,
                     "residual": residual,
                     "depth": depth,
-                    "verdict": diagnosis.verdict,
-                    "verdict_init": monitor.diagnose(step=0).verdict,
-                    "gradient_ratio_init": float(monitor.gradient_ratio(step=0)),
-                    "gradient_ratio_final": float(monitor.gradient_ratio(step=-1)),
+                    "verdict": readout["verdict"],
+                    "verdict_init": readout["verdict_init"],
+                    "gradient_ratio_init": readout["gradient_ratio_init"],
+                    "gradient_ratio_final": readout["gradient_ratio_final"],
                     "predicted_gradient_ratio": predicted,
-                    "test_accuracy": _accuracy(model, data.x_test, data.y_test),
+                    "test_accuracy": accuracy,
                     "final_train_loss": history.to_dict()["train_loss"][-1],
                     "diverged": history.diverged,
+                    "diverged_epoch": history.diverged_epoch,
                 }
             )
-            logger.info("depth %s: %s", run_label, diagnosis.verdict)
+            logger.info("depth %s: %s", run_label, readout["verdict"])
 
     metrics = {
         "config": asdict(config),
@@ -254,6 +267,7 @@ def _describe(result: StudyResult, config: DepthConfig) -> None:
             columns,
             title="log10 gradient ratio (first / output layer) at initialisation",
             colorbar_label="log10 ratio (0 = no loss)",
+            xlabel="network depth (Linear layers)",
         ),
         "Gradient ratio at initialisation over depth (columns) and configuration "
         "(rows), log10: -3 means the first layer gets a thousandth of the output "
@@ -267,6 +281,7 @@ def _describe(result: StudyResult, config: DepthConfig) -> None:
             columns,
             title="log10 gradient ratio after training",
             colorbar_label="log10 ratio (0 = no loss)",
+            xlabel="network depth (Linear layers)",
         ),
         "The same ratio at the end of training.",
     )
@@ -316,6 +331,14 @@ def _describe(result: StudyResult, config: DepthConfig) -> None:
                 f"accuracy {r['test_accuracy']:.1%}, verdict '{r['verdict_init']}' "
                 f"at initialisation and '{r['verdict']}' after training."
             )
+    for r in runs:
+        if r["diverged"]:
+            findings.append(
+                f"{r['configuration']}, depth {r['depth']}: training diverged (the "
+                f"loss became NaN or infinite in epoch {r['diverged_epoch']}), so "
+                "its accuracy and final ratio mean nothing; lower the learning rate "
+                "or the depth."
+            )
     result.findings = findings
     for label, r in deep.items():
         if label not in _HEADLINE:
@@ -323,9 +346,10 @@ def _describe(result: StudyResult, config: DepthConfig) -> None:
         result.summary_rows.append(
             {
                 "model": f"{label}, depth {deepest}",
-                "verdict": r["verdict_init"],
+                "verdict": verdict_change(r["verdict_init"], r["verdict"]),
                 "metric": f"ratio at init {r['gradient_ratio_init']:.2g}; accuracy "
-                f"{r['test_accuracy']:.1%}",
+                f"{r['test_accuracy']:.1%}"
+                + (" (diverged)" if r["verdict"] == DIVERGED else ""),
             }
         )
 

@@ -12,11 +12,23 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "grad_through_time_grid",
+    "literal",
     "loss_curves",
     "predictions_vs_actual",
     "ratio_heatmap",
     "relative_layer_gradients",
 ]
+
+
+def literal(text: str) -> str:
+    """``text`` shown as written in a title or label, never as mathtext.
+
+    Matplotlib reads a pair of ``$`` signs as a TeX formula, so a user's
+    column named ``Price $^$`` would fail to draw; escaping each ``$`` keeps it
+    plain text.
+    """
+    return str(text).replace("$", r"\$")
+
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
@@ -40,13 +52,24 @@ def predictions_vs_actual(
     for ax, start in ((axes[0], 0), (axes[1], max(len(dates) - zoom, 0))):
         ax.plot(dates[start:], actual[start:], color="black", lw=1.6, label="actual")
         for (label, values), color in zip(predictions.items(), _COLORS, strict=False):
-            ax.plot(dates[start:], values[start:], lw=0.9, color=color, label=label)
+            # A diverged model's predictions (NaN or infinite) are left out.
+            if not np.all(np.isfinite(values)):
+                continue
+            ax.plot(
+                dates[start:], values[start:], lw=0.9, color=color, label=literal(label)
+            )
         ax.grid(alpha=0.3)
         ax.tick_params(axis="x", labelrotation=30)
-    axes[0].set_title(title)
+    axes[0].set_title(literal(title))
     axes[0].set_ylabel("price")
     axes[1].set_title(f"last {min(zoom, len(dates))} test days")
-    axes[0].legend(fontsize=8, loc="upper left")
+    # Below the plots, so that no line is hidden behind the legend.
+    figure.legend(
+        *axes[0].get_legend_handles_labels(),
+        loc="outside lower center",
+        ncols=3,
+        fontsize=8,
+    )
     return figure
 
 
@@ -63,7 +86,7 @@ def loss_curves(histories: dict[str, dict], *, title: str) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (standardised units)")
-    ax.set_title(title + "  (solid: training, dashed: validation)")
+    ax.set_title(literal(title) + "  (solid: training, dashed: validation)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return figure
@@ -117,6 +140,8 @@ def ratio_heatmap(
     *,
     title: str,
     colorbar_label: str,
+    xlabel: str = "",
+    ylabel: str = "",
 ) -> Figure:
     """A log10 heat map centred on 0 (ratio 1) with each cell's value written in."""
     values = np.asarray(values, dtype=float)
@@ -151,6 +176,8 @@ def ratio_heatmap(
         )
     ax.set_xticks(range(len(columns)), columns)
     ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     figure.colorbar(image, ax=ax, label=colorbar_label)
     return figure

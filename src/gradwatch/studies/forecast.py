@@ -35,7 +35,15 @@ from ..optim import SGD
 from ..report import StudyResult, Table
 from ..training import fit, predict
 from . import figures
-from .common import Progress, layer_rms_history, model_rng, silent
+from .common import (
+    DIVERGED,
+    Progress,
+    layer_rms_history,
+    model_rng,
+    monitor_readout,
+    silent,
+    verdict_change,
+)
 from .models import mlp, recurrent_regressor
 
 __all__ = ["ForecastConfig", "price_metrics", "run_forecast"]
@@ -59,8 +67,12 @@ class ForecastConfig:
 
     Attributes
     ----------
-    ticker, column : which bundled series (ignored when ``csv`` is set)
-    csv, date_column, value_column, fill : the user's own CSV file instead
+    ticker : which bundled series (ignored when ``csv`` is set)
+    value_column : the price column, of the bundled series (default
+        ``"Adj Close"``) or of ``csv`` (default ``"Close"``)
+    csv, date_column, fill, dayfirst : the user's own CSV file instead
+        (see ``gradwatch.data.load_price_csv``)
+    max_points : use only the last ``max_points`` prices (None: all)
     lookback, horizon, target : see ``gradwatch.data.windows``
     epochs, batch_size, lr, momentum, clip_norm : SGD training
     depth, width, std : the two MLPs (``std`` of the small Gaussian init)
@@ -70,11 +82,12 @@ class ForecastConfig:
     """
 
     ticker: str = "AAPL"
-    column: str = "Adj Close"
+    value_column: str | None = None
     csv: str | None = None
     date_column: str = "Date"
-    value_column: str = "Close"
     fill: str | None = None
+    dayfirst: bool = False
+    max_points: int | None = None
     lookback: int = 20
     horizon: int = 1
     target: str = "return"
@@ -93,18 +106,38 @@ class ForecastConfig:
     @classmethod
     def quick(cls, **overrides) -> ForecastConfig:
         """Small settings for a run of a few seconds."""
-        settings = dict(epochs=2, depth=12, width=24, hidden=16, every=4)
+        settings = dict(
+            epochs=2, depth=12, width=24, hidden=16, every=4, max_points=2000
+        )
         settings.update(overrides)
         return cls(**settings)
 
 
 def load_series(config: ForecastConfig) -> PriceSeries:
-    """The bundled ticker, or the user's CSV file when ``config.csv`` is set."""
+    """The bundled ticker, or the user's CSV file when ``config.csv`` is set.
+
+    With ``config.max_points`` set, only the most recent prices are kept.
+    """
     if config.csv is not None:
-        return load_price_csv(
-            config.csv, config.date_column, config.value_column, config.fill
+        series = load_price_csv(
+            config.csv,
+            config.date_column,
+            config.value_column or "Close",
+            config.fill,
+            dayfirst=config.dayfirst,
         )
-    return load_stock(config.ticker, config.column)
+    else:
+        series = load_stock(config.ticker, config.value_column or "Adj Close")
+    if config.max_points is not None and len(series) > config.max_points:
+        keep = slice(len(series) - config.max_points, None)
+        series = PriceSeries(
+            dates=series.dates[keep],
+            values=series.values[keep],
+            name=series.name,
+            source=f"{series.source}, last {config.max_points:,} of "
+            f"{len(series):,} rows",
+        )
+    return series
 
 
 def price_metrics(
@@ -181,6 +214,13 @@ def _decay(values: np.ndarray) -> float:
 
 
 def _summary_sentence(label: str, metrics: dict, baseline_mse: float) -> str:
+    if metrics["verdict"] == DIVERGED:
+        epoch = metrics["history"]["diverged_epoch"]
+        when = f" in epoch {epoch}" if epoch is not None else ""
+        return (
+            f"{label}: training diverged (the loss or the predictions became NaN "
+            f"or infinite{when}); lower --lr. Its test metrics mean nothing."
+        )
     ratio = metrics["test"]["mse"] / baseline_mse
     comparison = (
         "worse than"
@@ -256,36 +296,49 @@ def run_forecast(
             progress=lambda done, total, label=label: progress(label, done, total),
         )
         monitor.detach()
-        predicted = windows.to_price(test, predict(model, _inputs(name, test.x)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            predicted = windows.to_price(test, predict(model, _inputs(name, test.x)))
+            test_metrics = price_metrics(
+                predicted, test.target_price, test.anchor_price
+            )
+        readout = monitor_readout(monitor, history)
+        # A model can also blow up without a non-finite training loss, e.g.
+        # when its test predictions overflow once turned back into prices.
+        if not np.isfinite(test_metrics["mse"]):
+            readout["verdict"] = DIVERGED
         predictions[label] = predicted
-        diagnosis = monitor.diagnose()
         models[name] = {
             "label": label,
             "architecture": repr(model).splitlines()[0] + " ...",
             "parameters": int(sum(p.value.size for p in model.parameters())),
-            "verdict": diagnosis.verdict,
-            "verdict_init": monitor.diagnose(step=0).verdict,
-            "gradient_ratio_init": float(monitor.gradient_ratio(step=0)),
-            "gradient_ratio_final": float(monitor.gradient_ratio(step=-1)),
-            "diagnosis": diagnosis.to_dict(),
-            "test": price_metrics(predicted, test.target_price, test.anchor_price),
+            "verdict": readout["verdict"],
+            "verdict_init": readout["verdict_init"],
+            "gradient_ratio_init": readout["gradient_ratio_init"],
+            "gradient_ratio_final": readout["gradient_ratio_final"],
+            "diagnosis": readout["diagnosis"] or {},
+            "test": test_metrics,
             "history": history.to_dict(),
         }
         models[name]["mse_vs_persistence"] = (
             models[name]["test"]["mse"] / baseline["mse"]
         )
         monitors[name] = monitor
-        if name.endswith("mlp"):
-            linear = [
-                i for i, n in enumerate(monitor.layer_names) if n.endswith(".Linear")
-            ]
-            rms = layer_rms_history(monitor)[:, linear]
-            ratio_curves[label] = (rms[0] / rms[0, -1], rms[-1] / rms[-1, -1])
-        else:
-            through_time = monitor.grad_through_time(monitor.layer_names[0])
-            models[name]["through_time_decay_init"] = _decay(through_time[0])
-            models[name]["through_time_decay_final"] = _decay(through_time[-1])
-        logger.info("forecast %s: %s", name, diagnosis.verdict)
+        # A diverged model may have recorded nothing, or infinite gradients.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if readout["recorded"] > 0:
+                if name.endswith("mlp"):
+                    linear = [
+                        i
+                        for i, n in enumerate(monitor.layer_names)
+                        if n.endswith(".Linear")
+                    ]
+                    rms = layer_rms_history(monitor)[:, linear]
+                    ratio_curves[label] = (rms[0] / rms[0, -1], rms[-1] / rms[-1, -1])
+                else:
+                    through_time = monitor.grad_through_time(monitor.layer_names[0])
+                    models[name]["through_time_decay_init"] = _decay(through_time[0])
+                    models[name]["through_time_decay_final"] = _decay(through_time[-1])
+        logger.info("forecast %s: %s", name, readout["verdict"])
 
     metrics = {
         "config": asdict(config),
@@ -405,7 +458,7 @@ def _write_text(result, config, windows, series) -> None:
         result.summary_rows.append(
             {
                 "model": m["label"],
-                "verdict": m["verdict"],
+                "verdict": verdict_change(m["verdict_init"], m["verdict"]),
                 "metric": (
                     f"{gradient}; test MSE {m['mse_vs_persistence']:.3f} x persistence"
                 ),
@@ -529,7 +582,8 @@ def _add_tables_and_figures(result, windows, predictions, monitors, ratio_curves
             "Far below 1 at the left means the early layers barely learn.",
         )
     for name in ("tanh_mlp", "remedied_mlp"):
-        if name in monitors:
+        # A model that diverged before its first record has nothing to plot.
+        if name in monitors and len(monitors[name].steps) > 0:
             result.figures[f"evolution_{name}"] = (
                 plots.gradient_evolution(monitors[name], stat="activation_rms"),
                 f"{LABELS[name]}: per-layer activation-gradient RMS over training "

@@ -10,9 +10,11 @@ partial report and metrics.json (``"status": "interrupted"``).
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data import check_series
@@ -132,18 +134,17 @@ def run_studies(
     )
     limits = threadpool_limits(blas_threads, user_api="blas") if blas_threads else None
     try:
-        for name in names:
-            if name == "forecast":
-                result = run_forecast(
-                    config.forecast, seed=seed, progress=progress, series=series
-                )
-            elif name == "depth":
-                result = run_depth(config.depth, seed=seed, progress=progress)
-            else:
-                result = run_recurrent(config.recurrent, seed=seed, progress=progress)
-            writer.add(result)
-            if on_result is not None:
-                on_result(result)
+        with (
+            warnings.catch_warnings(),
+            np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+        ):
+            # A diverging model is reported in the results as "diverged"; the
+            # monitor's own warning about it and NumPy's overflow warnings
+            # would only repeat that on the terminal, less clearly.
+            warnings.filterwarnings(
+                "ignore", message="non-finite gradient", category=RuntimeWarning
+            )
+            _run_each(names, config, seed, progress, series, writer, on_result)
     except KeyboardInterrupt:
         writer.write("interrupted")
         raise
@@ -157,3 +158,19 @@ def run_studies(
     return StudyRun(
         writer.results, writer.out_dir, writer.report_path, writer.metrics_path
     )
+
+
+def _run_each(names, config, seed, progress, series, writer, on_result) -> None:
+    """Run each study in turn and write it out as soon as it is done."""
+    for name in names:
+        if name == "forecast":
+            result = run_forecast(
+                config.forecast, seed=seed, progress=progress, series=series
+            )
+        elif name == "depth":
+            result = run_depth(config.depth, seed=seed, progress=progress)
+        else:
+            result = run_recurrent(config.recurrent, seed=seed, progress=progress)
+        writer.add(result)
+        if on_result is not None:
+            on_result(result)

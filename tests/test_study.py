@@ -396,3 +396,18 @@ def test_quick_mode_uses_only_the_last_points_of_a_long_series(tmp_path):
     assert len(series) == 2000
     assert series.dates[-1] == dates[-1]
     assert "last 2,000 of 2,600 rows" in series.source
+
+
+def test_digits_sequence_gradient_through_time_covers_all_64_pixels():
+    from gradwatch.studies.recurrent import RecurrentConfig, _digits_gradients
+
+    config = RecurrentConfig(cells=("RNN", "GRU"), hidden=8, digits_images=32)
+    result = _digits_gradients(config, seed=0)
+
+    assert result["images"] == 24  # the default held-out quarter is removed
+    assert result["length"] == 64
+    for entry in result["cells"].values():
+        series = entry["grad_through_time_init"]
+        assert series.shape == (64,)
+        assert np.all(np.isfinite(series)) and np.all(series > 0)
+        assert entry["decay_init"] == pytest.approx(series[0] / series[-1])

@@ -189,8 +189,9 @@ def grad_through_time_grid(
     """One panel per sequence length: gradient through time of each cell.
 
     ``panels`` maps a panel title to ``cell label -> (at initialisation,
-    after training)``, each a (T,) array. Each curve is divided by its value
-    at the last step, so curves of different models share one scale (log).
+    after training)``, each a (T,) array or None (no curve). Each curve is
+    divided by its value at the last step, so curves of different models
+    share one scale (log).
     """
     figure = Figure(figsize=(4.2 * len(panels) + 0.5, 3.8), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(panels), sharey=True))
@@ -199,6 +200,8 @@ def grad_through_time_grid(
             for values, style, when in zip(
                 pair, ("--", "-"), ("init", "trained"), strict=True
             ):
+                if values is None:
+                    continue
                 values = np.asarray(values, dtype=float)
                 relative = values / values[-1] if values[-1] > 0 else values
                 ax.plot(

@@ -18,22 +18,10 @@ import statistics
 import time
 
 import numpy as np
+from _common import blas_threads  # benchmarks/ is on sys.path when run as a script
 
 import gradwatch
 from gradwatch import nn
-
-
-def blas_threads() -> tuple[int, str]:
-    """NumPy's BLAS thread count and where it was read from."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        threads = int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))
-        return threads, "OPENBLAS_NUM_THREADS or os.cpu_count()"
-    for pool in threadpool_info():
-        if pool["user_api"] == "blas":
-            return int(pool["num_threads"]), f"threadpoolctl ({pool['internal_api']})"
-    return os.cpu_count() or 1, "os.cpu_count()"
 
 
 def page_faults() -> int:

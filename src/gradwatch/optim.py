@@ -30,23 +30,11 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .nn.module import Parameter
+from .nn.module import HookHandle, Parameter
 
 __all__ = ["SGD", "Adam", "Optimizer", "RMSprop"]
 
 StepHook = Callable[["Optimizer", list[tuple[Parameter, np.ndarray]]], None]
-
-
-class _StepHookHandle:
-    """Returned by ``register_step_hook``; ``remove()`` unregisters the hook."""
-
-    def __init__(self, hooks: list, hook: StepHook) -> None:
-        self._hooks = hooks
-        self._hook = hook
-
-    def remove(self) -> None:
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
 
 
 def _non_negative(value, name: str, owner: str) -> float:
@@ -106,7 +94,7 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
-    def register_step_hook(self, hook: StepHook) -> _StepHookHandle:
+    def register_step_hook(self, hook: StepHook) -> HookHandle:
         """Call ``hook(optimizer, updates)`` after every ``step()``.
 
         ``updates`` lists ``(parameter, new value - old value)`` for every
@@ -114,7 +102,7 @@ class Optimizer:
         step: a hook that keeps one must copy it.
         """
         self._step_hooks.append(hook)
-        return _StepHookHandle(self._step_hooks, hook)
+        return HookHandle(self._step_hooks, hook)
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""

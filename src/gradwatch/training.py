@@ -170,20 +170,25 @@ def fit(
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(epochs):
-            _train_epoch(
-                model,
-                loss,
-                optimizer,
-                x,
-                y,
-                batch_size,
-                clip_norm,
-                generator,
-                history,
-                epoch,
-                total,
-                progress,
-            )
+            losses = []
+            for rows in _batches(len(x), batch_size, generator):
+                loss_value, grad_norm = _step(
+                    model, loss, optimizer, x[rows], y[rows], clip_norm
+                )
+                if not math.isfinite(loss_value):
+                    logger.info(
+                        "loss became %s in epoch %d; stopping", loss_value, epoch + 1
+                    )
+                    history.diverged = True
+                    history.diverged_epoch = epoch + 1
+                    break
+                if grad_norm is not None:
+                    history.grad_norm.append(grad_norm)
+                losses.append(loss_value)
+                history.steps += 1
+                if progress is not None:
+                    progress(history.steps, total)
+            history.train_loss.append(float(np.mean(losses)) if losses else math.nan)
             if x_val is not None and y_val is not None:
                 history.val_loss.append(evaluate(model, loss, x_val, y_val))
             if history.diverged:
@@ -191,39 +196,21 @@ def fit(
     return history
 
 
-def _train_epoch(
-    model,
-    loss,
-    optimizer,
-    x,
-    y,
-    batch_size,
-    clip_norm,
-    generator,
-    history,
-    epoch,
-    total,
-    progress,
-) -> None:
-    """One pass over the shuffled mini-batches; stops at a non-finite loss."""
-    losses = []
-    for rows in _batches(len(x), batch_size, generator):
-        optimizer.zero_grad()
-        loss_value = loss.forward(model(x[rows]), y[rows])
-        if not math.isfinite(loss_value):
-            logger.info("loss became %s in epoch %d; stopping", loss_value, epoch + 1)
-            history.diverged = True
-            history.diverged_epoch = epoch + 1
-            break
-        model.backward(loss.backward())
-        if clip_norm is not None:
-            norm = clip_grad_norm(
-                model.parameters(), clip_norm, error_if_nonfinite=False
-            )
-            history.grad_norm.append(float(norm))
-        optimizer.step()
-        losses.append(loss_value)
-        history.steps += 1
-        if progress is not None:
-            progress(history.steps, total)
-    history.train_loss.append(float(np.mean(losses)) if losses else math.nan)
+def _step(model, loss, optimizer, x, y, clip_norm) -> tuple[float, float | None]:
+    """One optimiser step on a mini-batch: (its loss, the global gradient norm).
+
+    A non-finite loss is returned without a backward pass or an update. The
+    norm is measured (before clipping) only when ``clip_norm`` is given.
+    """
+    optimizer.zero_grad()
+    loss_value = loss.forward(model(x), y)
+    if not math.isfinite(loss_value):
+        return loss_value, None
+    model.backward(loss.backward())
+    grad_norm = None
+    if clip_norm is not None:
+        grad_norm = float(
+            clip_grad_norm(model.parameters(), clip_norm, error_if_nonfinite=False)
+        )
+    optimizer.step()
+    return loss_value, grad_norm

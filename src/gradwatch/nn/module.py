@@ -63,10 +63,10 @@ class Parameter:
         )
 
 
-class _HookHandle:
-    """Returned by ``register_*_hook``; ``remove()`` unregisters the hook."""
+class HookHandle:
+    """Returned when a hook is registered; ``remove()`` unregisters it."""
 
-    def __init__(self, hooks: list, hook: Hook) -> None:
+    def __init__(self, hooks: list, hook: Callable) -> None:
         self._hooks = hooks
         self._hook = hook
 
@@ -197,15 +197,15 @@ class Module:
 
     # -- hooks -----------------------------------------------------------------
 
-    def register_forward_hook(self, hook: Hook) -> _HookHandle:
+    def register_forward_hook(self, hook: Hook) -> HookHandle:
         """Call ``hook(module, x, y)`` after every forward pass of this module."""
         self._forward_hooks.append(hook)
-        return _HookHandle(self._forward_hooks, hook)
+        return HookHandle(self._forward_hooks, hook)
 
-    def register_backward_hook(self, hook: Hook) -> _HookHandle:
+    def register_backward_hook(self, hook: Hook) -> HookHandle:
         """Call ``hook(module, grad_out, grad_in)`` after every backward pass."""
         self._backward_hooks.append(hook)
-        return _HookHandle(self._backward_hooks, hook)
+        return HookHandle(self._backward_hooks, hook)
 
     # -- saving ----------------------------------------------------------------
 
